@@ -1,0 +1,202 @@
+"""Fixed-point conversion and arithmetic on integer codes.
+
+Every function takes and returns int64 codes as NumPy arrays or torch
+tensors (the backend of the first argument), with one implementation for
+both. Results are exact integers: compare them with ``==``.
+
+Out-of-range values
+-------------------
+``overflow="saturate"`` clamps to ``[fmt.min_code, fmt.max_code]``; +inf and
+-inf saturate to the ends. ``overflow="wrap"`` keeps the low ``total`` bits
+(two's complement); infinities and magnitudes of 2**62 or more raise
+`ValueError` there, since no wrapped value is meaningful. NaN always raises
+`ValueError`, naming how many there are and where the first one is.
+"""
+
+from . import _backend as B
+from .formats import FixedFormat, OVERFLOW_MODES
+from .rounding import check_rounding, shift_round, stochastic_addend, RAND_BITS
+
+__all__ = ["check_overflow", "check_codes", "quantize", "dequantize", "overflow",
+           "requantize", "mul", "add", "accumulate", "mul_format", "add_format"]
+
+_WRAP_LIMIT = 2.0 ** 62
+
+
+def check_overflow(mode):
+    if not isinstance(mode, str):
+        raise TypeError(f"`overflow` must be a string, not {mode!r}")
+    if mode not in OVERFLOW_MODES:
+        raise ValueError(
+            f"`overflow` must be one of {', '.join(OVERFLOW_MODES)}, not {mode!r}")
+    return mode
+
+
+def _check_format(fmt, name="fmt"):
+    if not isinstance(fmt, FixedFormat):
+        raise TypeError(f"`{name}` must be a FixedFormat, not {fmt!r}")
+    return fmt
+
+
+def check_codes(codes, fmt, *, name="codes"):
+    """Return ``codes`` as int64 after checking they are valid codes of ``fmt``."""
+    _check_format(fmt)
+    codes = B.as_int64(codes, name=name)
+    bad = (codes < fmt.min_code) | (codes > fmt.max_code)
+    if B.any_(bad):
+        idx = B.first_index(bad)
+        raise ValueError(
+            f"`{name}` must be codes of format {fmt} in [{fmt.min_code}, {fmt.max_code}], "
+            f"not {int(codes[idx])} (at index {idx})")
+    return codes
+
+
+def overflow(v, fmt, mode="saturate"):
+    """Bring int64 values ``v`` into the range of ``fmt`` by ``mode``."""
+    check_overflow(mode)
+    if mode == "saturate":
+        return v.clip(fmt.min_code, fmt.max_code)
+    low = v & ((1 << fmt.total) - 1)
+    if fmt.signed:
+        low = low - ((low >> (fmt.total - 1)) << fmt.total)
+    return low
+
+
+def quantize(x, fmt, rounding="nearest", overflow_mode="saturate", rand=None):
+    """Real values -> integer codes of ``fmt``.
+
+    ``code = round(x * 2**fmt.frac)`` with the named rounding (see
+    `quant.rounding`), then the overflow policy. For stochastic rounding,
+    ``rand`` holds one 16-bit draw per element and the code rounds up when
+    ``floor(frac * 2**16) + rand >= 2**16``, where ``frac`` is the dropped
+    fraction: the same decision the integer path makes.
+    """
+    _check_format(fmt)
+    check_rounding(rounding)
+    check_overflow(overflow_mode)
+    x = B.as_float64(x)
+    nan = B.isnan(x)
+    if B.any_(nan):
+        raise ValueError(
+            f"`x` must not contain NaN; found {int(nan.sum())}, the first at index "
+            f"{B.first_index(nan)}")
+    scaled = x * float(2 ** fmt.frac)
+    if overflow_mode == "wrap":
+        huge = B.isinf(scaled) | (scaled >= _WRAP_LIMIT) | (scaled <= -_WRAP_LIMIT)
+        if B.any_(huge):
+            idx = B.first_index(huge)
+            raise ValueError(
+                f"`x` value {float(x[idx])} at index {idx} is too large to wrap into {fmt}; "
+                f"use overflow='saturate'")
+    else:
+        # Clamp first so the float -> int64 cast is always defined; one code
+        # of margin keeps rounding decisions at the edges exact.
+        scaled = scaled.clip(float(fmt.min_code - 1), float(fmt.max_code + 1))
+    low = B.floor(scaled)
+    dropped = scaled - low  # exact in float64: in [0, 1)
+    base = B.to_int64(low)
+    if rounding == "nearest":
+        code = base + B.to_int64(dropped >= 0.5)
+    elif rounding == "floor":
+        code = base
+    else:
+        if rand is None:
+            raise ValueError("stochastic rounding needs `rand`, one random draw per value")
+        rand = B.as_int64(rand, name="rand")
+        if B.shape_of(rand) != B.shape_of(x):
+            raise ValueError(
+                f"`rand` must have the shape of `x`, {B.shape_of(x)}, not {B.shape_of(rand)}")
+        fine = B.to_int64(B.floor(dropped * float(1 << RAND_BITS)))
+        code = base + ((fine + stochastic_addend(rand, RAND_BITS)) >> RAND_BITS)
+    return overflow(code, fmt, overflow_mode)
+
+
+def dequantize(codes, fmt):
+    """Integer codes of ``fmt`` -> float64 values ``codes * 2**-frac`` (exact)."""
+    codes = check_codes(codes, fmt)
+    return B.to_float64(codes) * fmt.resolution
+
+
+def requantize(v, frac, fmt, rounding="nearest", overflow_mode="saturate", rand=None):
+    """Int64 values with ``frac`` fractional bits -> codes of ``fmt``.
+
+    Shifts by ``frac - fmt.frac`` with the named rounding, then applies the
+    overflow policy: the step after every multiply or add in the hardware.
+    """
+    _check_format(fmt)
+    if isinstance(frac, bool) or not isinstance(frac, int):
+        raise TypeError(f"`frac` must be an integer, not {frac!r}")
+    v = B.as_int64(v, name="v")
+    return overflow(shift_round(v, frac - fmt.frac, rounding, rand), fmt, overflow_mode)
+
+
+def _check_product_width(a_fmt, b_fmt):
+    total = a_fmt.total + b_fmt.total
+    if total > 63:
+        raise ValueError(
+            f"product of {a_fmt} and {b_fmt} needs {total} bits; at most 63 are supported")
+
+
+def mul_format(a_fmt, b_fmt):
+    """The exact (full-width) format of a product of ``a_fmt`` and ``b_fmt``."""
+    _check_product_width(a_fmt, b_fmt)
+    return FixedFormat(total=a_fmt.total + b_fmt.total, frac=a_fmt.frac + b_fmt.frac,
+                       signed=a_fmt.signed or b_fmt.signed)
+
+
+def add_format(a_fmt, b_fmt):
+    """The exact format of a sum of ``a_fmt`` and ``b_fmt`` (one carry bit)."""
+    frac = max(a_fmt.frac, b_fmt.frac)
+    signed = a_fmt.signed or b_fmt.signed
+    int_bits = max(a_fmt.int_bits + (signed and not a_fmt.signed),
+                   b_fmt.int_bits + (signed and not b_fmt.signed)) + 1
+    return FixedFormat(total=int_bits + frac, frac=frac, signed=signed)
+
+
+def mul(a, a_fmt, b, b_fmt, out_fmt, rounding="nearest", overflow_mode="saturate", rand=None):
+    """Fixed-point product: exact ``a * b``, then `requantize` into ``out_fmt``."""
+    for fmt, name in ((a_fmt, "a_fmt"), (b_fmt, "b_fmt"), (out_fmt, "out_fmt")):
+        _check_format(fmt, name)
+    _check_product_width(a_fmt, b_fmt)
+    a = check_codes(a, a_fmt, name="a")
+    b = check_codes(b, b_fmt, name="b")
+    return requantize(a * b, a_fmt.frac + b_fmt.frac, out_fmt, rounding, overflow_mode, rand)
+
+
+def add(a, a_fmt, b, b_fmt, out_fmt, rounding="nearest", overflow_mode="saturate", rand=None):
+    """Fixed-point sum: align binary points exactly, add, `requantize` into ``out_fmt``."""
+    for fmt, name in ((a_fmt, "a_fmt"), (b_fmt, "b_fmt"), (out_fmt, "out_fmt")):
+        _check_format(fmt, name)
+    a = check_codes(a, a_fmt, name="a")
+    b = check_codes(b, b_fmt, name="b")
+    frac = max(a_fmt.frac, b_fmt.frac)
+    total = (a << (frac - a_fmt.frac)) + (b << (frac - b_fmt.frac))
+    return requantize(total, frac, out_fmt, rounding, overflow_mode, rand)
+
+
+def accumulate(codes, fmt, acc_fmt, overflow_mode="saturate", axis=-1):
+    """Sum ``codes`` of ``fmt`` along ``axis`` in an accumulator of ``acc_fmt``.
+
+    The accumulator starts at 0 and adds one term per step in index order,
+    applying the overflow policy after every step, as a saturating hardware
+    accumulator does (for ``"wrap"`` the order does not matter). The terms
+    are aligned exactly to ``acc_fmt.frac``, which must be at least
+    ``fmt.frac`` (no rounding happens inside an accumulator).
+    """
+    _check_format(fmt)
+    _check_format(acc_fmt, "acc_fmt")
+    check_overflow(overflow_mode)
+    if acc_fmt.frac < fmt.frac:
+        raise ValueError(
+            f"`acc_fmt` must keep every fractional bit of {fmt}: frac {acc_fmt.frac} < {fmt.frac}")
+    codes = check_codes(codes, fmt) << (acc_fmt.frac - fmt.frac)
+    ndim = len(B.shape_of(codes))
+    if ndim == 0:
+        raise ValueError("`codes` must have at least one dimension to accumulate over")
+    axis = axis % ndim
+    n = B.shape_of(codes)[axis]
+    moved = codes.swapaxes(0, axis) if not B.is_torch(codes) else codes.transpose(0, axis)
+    acc = moved[0] * 0
+    for k in range(n):
+        acc = overflow(acc + moved[k], acc_fmt, overflow_mode)
+    return acc

@@ -1,0 +1,110 @@
+"""The LFSR that drives stochastic rounding, specified bit for bit.
+
+Specification (shared by NumPy, torch and the RTL):
+
+* **Register**: 32 bits, Galois form, shifting right. One step is
+  ``s = (s >> 1) ^ (POLY_MASK if s & 1 else 0)`` with ``POLY_MASK = 0x80200003``,
+  the feedback polynomial x^32 + x^22 + x^2 + x + 1 (maximal length:
+  period 2**32 - 1, checked in the tests from the step's matrix over GF(2)).
+* **Draw**: advance `STEPS_PER_DRAW` (= `RAND_BITS` = 16) steps, then take the
+  low 16 bits of the new state. Advancing 16 steps per draw means successive
+  draws share no bits; in hardware the 16 steps are one combinational XOR
+  network (a leap-forward LFSR).
+* **Lanes**: a bank has L independent lanes. Lane ``i`` starts from
+  ``lane_seed(seed, i)``: ``fmix32((seed + 0x9E3779B9 * (i + 1)) mod 2**32)``
+  (MurmurHash3's finalizer), replaced by 1 if it is 0 (the all-zero state is
+  a fixed point).
+* **Assignment**: quantizing an array with a bank of L lanes, element ``k``
+  in row-major order takes lane ``k mod L``, draw number ``k div L``. Every
+  lane advances once per "row" of L elements, so a bank of L lanes serves L
+  values per cycle in hardware.
+"""
+
+import numpy as np
+
+from .rounding import RAND_BITS
+
+__all__ = ["LFSR_WIDTH", "POLY_MASK", "STEPS_PER_DRAW", "lane_seed", "step", "draw_step",
+           "LFSRBank"]
+
+LFSR_WIDTH = 32
+POLY_MASK = 0x80200003
+STEPS_PER_DRAW = RAND_BITS
+_MASK32 = 0xFFFFFFFF
+
+
+def _fmix32(h):
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _MASK32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _MASK32
+    h ^= h >> 16
+    return h
+
+
+def lane_seed(seed, lane):
+    """The initial 32-bit state of ``lane`` in a bank seeded with ``seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative integer, not {seed!r}")
+    if isinstance(lane, bool) or not isinstance(lane, int) or lane < 0:
+        raise ValueError(f"`lane` must be a non-negative integer, not {lane!r}")
+    state = _fmix32((seed + 0x9E3779B9 * (lane + 1)) & _MASK32)
+    return state or 1
+
+
+def step(state):
+    """One Galois step of a uint64 array of 32-bit states (or a Python int)."""
+    feedback = state & 1
+    return (state >> 1) ^ (feedback * POLY_MASK)
+
+
+def draw_step(state):
+    """Advance `STEPS_PER_DRAW` steps; return ``(new_state, draw)``."""
+    for _ in range(STEPS_PER_DRAW):
+        state = step(state)
+    return state, state & ((1 << RAND_BITS) - 1)
+
+
+class LFSRBank:
+    """``lanes`` independent LFSRs; see the module docstring for the spec.
+
+    Parameters
+    ----------
+    seed : int
+        Bank seed, a non-negative integer.
+    lanes : int
+        Number of lanes, at least 1.
+    """
+
+    def __init__(self, seed, lanes=1):
+        if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
+            raise ValueError(f"`lanes` must be a positive integer, not {lanes!r}")
+        self.seed = seed
+        self.lanes = lanes
+        self.state = np.array([lane_seed(seed, i) for i in range(lanes)], dtype=np.uint64)
+
+    def __repr__(self):
+        return f"LFSRBank(seed={self.seed}, lanes={self.lanes})"
+
+    def draw(self):
+        """One draw from every lane: int64 array of shape ``(lanes,)``."""
+        self.state, bits = draw_step(self.state)
+        return bits.astype(np.int64)
+
+    def draws(self, count):
+        """``count`` successive draws: int64 array of shape ``(count, lanes)``."""
+        out = np.empty((count, self.lanes), dtype=np.int64)
+        for n in range(count):
+            out[n] = self.draw()
+        return out
+
+    def take(self, shape):
+        """Random draws for an array of ``shape``, with the lane assignment above.
+
+        Returns an int64 NumPy array of ``shape``; pass it as ``rand`` to a
+        quant/ function (convert with ``torch.as_tensor`` for torch values).
+        """
+        shape = tuple(int(n) for n in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
+        size = int(np.prod(shape, dtype=np.int64))
+        rows = -(-size // self.lanes)
+        return self.draws(rows).reshape(-1)[:size].reshape(shape)
