@@ -15,9 +15,6 @@ trit5 word holds codes 0..4). The last word is padded with code -1 for binary
 (bits 0) and 0 for ternary.
 """
 
-import os
-import tempfile
-
 import numpy as np
 
 __all__ = ["PACKING_MODES", "bits_per_code", "codes_per_word", "pack", "unpack",
@@ -146,16 +143,8 @@ def from_readmemh(text):
 
 def write_readmemh(path, words, word_bits):
     """Write `to_readmemh` text to ``path`` atomically (temporary file, then rename)."""
-    text = to_readmemh(words, word_bits)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".hex")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from bitforge.fsio import atomic_write_text
+    atomic_write_text(path, to_readmemh(words, word_bits))
 
 
 def memory_bits(count, mode, word_bits):

