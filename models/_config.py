@@ -30,7 +30,10 @@ class ConfigMixin:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type in (FixedFormat, "FixedFormat") and isinstance(value, str):
-                object.__setattr__(self, f.name, FixedFormat.parse(value))
+                try:
+                    object.__setattr__(self, f.name, FixedFormat.parse(value))
+                except ValueError as e:
+                    raise ValueError(f"`{f.name}` {value!r}: {e}") from e
             elif f.type in (FixedFormat, "FixedFormat") and not isinstance(value, FixedFormat):
                 raise TypeError(f"`{f.name}` must be a number format like '8.4', not {value!r}")
 

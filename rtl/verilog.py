@@ -57,8 +57,8 @@ def write_design(component, name, out_dir, config):
 
     Returns the manifest dict. Both files are written atomically.
     """
-    out = ensure_dir(out_dir)
     text = generate_verilog(component, name)
+    out = ensure_dir(out_dir)
     verilog_path = atomic_write_text(Path(out) / f"{name}.v", text)
     manifest = {
         "top": name,

@@ -1,0 +1,166 @@
+"""The ``bitforge`` command: a thin argparse layer over the library.
+
+Every subcommand can print machine-readable JSON (``--json``); errors are
+one line on stderr with exit code 2.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+__all__ = ["main", "build_parser"]
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def _emit(args, result, text):
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print(text)
+    return 0
+
+
+def _progress(args, message):
+    if not getattr(args, "quiet", False):
+        print(f"[bitforge] {message}", file=sys.stderr, flush=True)
+
+
+# -- generate ---------------------------------------------------------------
+
+def _cmd_generate_block(args):
+    from accel.blocks import block_class, build_block
+    from rtl.verilog import write_design
+    from .options import config_from_args
+    config_cls = block_class(args.block)[0]
+    cfg = config_from_args(config_cls, args)
+    manifest = write_design(build_block(args.block, cfg), args.block, args.out, cfg.to_json())
+    out = Path(args.out)
+    manifest["files"] = [str(out / f"{args.block}.v"), str(out / f"{args.block}.json")]
+    ports = ", ".join(f"{p['name']}[{p['width']}]" for p in manifest["ports"])
+    return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}\n"
+                 f"ports: {ports}")
+
+
+# -- simulate ---------------------------------------------------------------
+
+def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_root=None):
+    """Check block RTL against its golden model on ``sim``; write ``out_dir/sim.json``."""
+    from accel.blocks import build_block
+    from bitforge.fsio import ensure_dir, atomic_write_json
+    from sim.vectors import block_vectors, compare_outputs, MIN_RANDOM
+    out = ensure_dir(out_dir)
+    vectors = block_vectors(block, cfg, seed=seed, n_random=n_random or MIN_RANDOM)
+    t0 = time.monotonic()
+    if sim == "amaranth":
+        from sim.amaranth_sim import run_vectors_amaranth
+        outputs = run_vectors_amaranth(build_block(block, cfg), vectors)
+        mismatches, first = compare_outputs(vectors, outputs)
+        passed, message = mismatches == 0, first
+    else:
+        from sim.runner import run_cocotb
+        vec_path = out / "vectors.json"
+        atomic_write_json(vec_path, vectors.to_json())
+        result = run_cocotb(build_block(block, cfg), sim=sim, test_module="sim.tb.vectors_tb",
+                            name=block, build_root=build_root,
+                            params={"vectors": str(vec_path), "signed": {"y": cfg.out_fmt.signed}})
+        passed = result.passed
+        message = None if passed else result.summary()
+        mismatches = 0 if passed else None
+        if not passed and "mismatches; first:" in message:
+            mismatches = int(message.split(": ", 1)[1].split(" mismatches")[0])
+    wall = time.monotonic() - t0
+    report = {
+        "block": block, "config": cfg.to_json(), "simulator": sim, "vectors": len(vectors),
+        "exhaustive": vectors.exhaustive, "mismatches": mismatches, "first_mismatch": message,
+        "passed": passed, "wall_s": round(wall, 3),
+    }
+    atomic_write_json(out / "sim.json", report)
+    return report
+
+
+def _cmd_simulate_block(args):
+    from accel.blocks import block_class
+    from .options import config_from_args
+    cfg = config_from_args(block_class(args.block)[0], args)
+    _progress(args, f"simulating {args.block} on {args.sim}")
+    report = simulate_block(args.block, cfg, args.sim, args.out, seed=args.vector_seed, n_random=args.vectors)
+    kind = "exhaustive" if report["exhaustive"] else "random"
+    text = (f"{args.block} on {args.sim}: {report['vectors']} {kind} vectors, "
+            f"{'0 mismatches' if report['passed'] else 'FAILED: ' + str(report['first_mismatch'])}"
+            f" ({report['wall_s']} s); wrote {Path(args.out) / 'sim.json'}")
+    _emit(args, report, text)
+    return 0 if report["passed"] else 1
+
+
+# -- demo -------------------------------------------------------------------
+
+def _cmd_demo(args):
+    from . import demo
+    summary = demo.run_demo(args.out, sims=args.sim, progress=lambda m: _progress(args, m))
+    _emit(args, summary, demo.format_summary(summary))
+    return 0 if summary["all_passed"] else 1
+
+
+# -- parser -----------------------------------------------------------------
+
+def build_parser():
+    from accel.blocks import BLOCKS
+    from .options import add_config_options
+    parser = argparse.ArgumentParser(prog="bitforge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"bitforge {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    generate = sub.add_parser("generate", help="write Verilog and a JSON manifest")
+    gen_sub = generate.add_subparsers(dest="design", metavar="DESIGN", required=True)
+    gen_block = gen_sub.add_parser("block", help="a reusable building block")
+    gen_block_sub = gen_block.add_subparsers(dest="block", metavar="NAME", required=True)
+    for name, (config_cls, _, _) in BLOCKS.items():
+        p = gen_block_sub.add_parser(name, parents=[common], help=config_cls.__doc__.splitlines()[0])
+        add_config_options(p, config_cls)
+        p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+        p.set_defaults(func=_cmd_generate_block)
+
+    simulate = sub.add_parser("simulate", help="run generated RTL against the golden model")
+    sim_sub = simulate.add_subparsers(dest="design", metavar="DESIGN", required=True)
+    sim_block = sim_sub.add_parser("block", help="a reusable building block")
+    sim_block_sub = sim_block.add_subparsers(dest="block", metavar="NAME", required=True)
+    for name, (config_cls, _, _) in BLOCKS.items():
+        p = sim_block_sub.add_parser(name, parents=[common], help=config_cls.__doc__.splitlines()[0])
+        add_config_options(p, config_cls)
+        p.add_argument("--sim", choices=("verilator", "icarus", "amaranth"), default="verilator")
+        p.add_argument("--vector-seed", type=int, default=0, metavar="S", help="random-vector seed (default 0)")
+        p.add_argument("--vectors", type=int, default=None, metavar="N",
+                       help="random vectors when not exhaustive (default 10000)")
+        p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+        p.set_defaults(func=_cmd_simulate_block)
+
+    demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")
+    demo.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
+    demo.add_argument("--sim", action="append", choices=("verilator", "icarus"),
+                      help="simulator(s) to use (default: every one installed)")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, OSError, RuntimeError, CLIError) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"bitforge: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

