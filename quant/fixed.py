@@ -13,6 +13,8 @@ Out-of-range values
 `ValueError`, naming how many there are and where the first one is.
 """
 
+import numpy as np
+
 from . import _backend as B
 from .formats import FixedFormat, OVERFLOW_MODES
 from .rounding import check_rounding, shift_round, stochastic_addend, RAND_BITS
@@ -153,13 +155,25 @@ def add_format(a_fmt, b_fmt):
     return FixedFormat(total=int_bits + frac, frac=frac, signed=signed)
 
 
+def _check_broadcast(a, b):
+    try:
+        np.broadcast_shapes(B.shape_of(a), B.shape_of(b))
+    except ValueError:
+        raise ValueError(f"`a` and `b` must have equal or broadcastable shapes, not "
+                         f"{B.shape_of(a)} and {B.shape_of(b)}") from None
+
+
 def mul(a, a_fmt, b, b_fmt, out_fmt, rounding="nearest", overflow_mode="saturate", rand=None):
-    """Fixed-point product: exact ``a * b``, then `requantize` into ``out_fmt``."""
+    """Fixed-point product: exact ``a * b``, then `requantize` into ``out_fmt``.
+
+    ``a`` and ``b`` broadcast against each other as NumPy arrays do.
+    """
     for fmt, name in ((a_fmt, "a_fmt"), (b_fmt, "b_fmt"), (out_fmt, "out_fmt")):
         _check_format(fmt, name)
     _check_product_width(a_fmt, b_fmt)
     a = check_codes(a, a_fmt, name="a")
     b = check_codes(b, b_fmt, name="b")
+    _check_broadcast(a, b)
     return requantize(a * b, a_fmt.frac + b_fmt.frac, out_fmt, rounding, overflow_mode, rand)
 
 
@@ -169,6 +183,7 @@ def add(a, a_fmt, b, b_fmt, out_fmt, rounding="nearest", overflow_mode="saturate
         _check_format(fmt, name)
     a = check_codes(a, a_fmt, name="a")
     b = check_codes(b, b_fmt, name="b")
+    _check_broadcast(a, b)
     frac = max(a_fmt.frac, b_fmt.frac)
     total = (a << (frac - a_fmt.frac)) + (b << (frac - b_fmt.frac))
     return requantize(total, frac, out_fmt, rounding, overflow_mode, rand)

@@ -193,3 +193,12 @@ def test_accumulate_aligns_fractions():
     assert accumulate(x, f, acc, axis=0).tolist() == [-12, 8, 32]
     with pytest.raises(ValueError, match="must keep every fractional bit of 8.2"):
         accumulate(x, f, FixedFormat.parse("16.1"))
+
+
+def test_shapes_broadcast_or_fail_clearly():
+    f = FixedFormat.parse("8.4")
+    assert mul(np.array([16, 32]), f, np.array(8), f, f).tolist() == [8, 16]
+    with pytest.raises(ValueError, match=r"`a` and `b` must have equal or broadcastable shapes, not \(3,\) and \(2,\)"):
+        mul(np.zeros(3, dtype=int), f, np.zeros(2, dtype=int), f, f)
+    with pytest.raises(ValueError, match="broadcastable shapes"):
+        add(torch.zeros(3, dtype=torch.int64), f, torch.zeros(2, dtype=torch.int64), f, f)

@@ -68,3 +68,25 @@ def test_bad_input():
         from_readmemh("00\nxyz\n")
     with pytest.raises(ValueError, match="does not fit in 4 bits"):
         to_readmemh([16], 4)
+
+
+def test_memory_init_loads_into_an_amaranth_memory():
+    from amaranth.hdl import Module
+    from amaranth.lib.memory import Memory
+    from amaranth.sim import Simulator
+    codes = np.random.default_rng(0).choice([-1, 0, 1], size=45)
+    init = memory_init(codes, "ternary", 8)
+    m = Module()
+    m.submodules.mem = mem = Memory(**init)
+    port = mem.read_port(domain="comb")
+    seen = []
+
+    async def bench(ctx):
+        for addr in range(init["depth"]):
+            ctx.set(port.addr, addr)
+            seen.append(ctx.get(port.data))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert unpack(seen, "ternary", 8, 45).tolist() == codes.tolist()
