@@ -1,33 +1,28 @@
 """Sigmoid/tanh unit: ROM of knots, one multiplier, one adder; golden model: models/activation.py."""
 
 from amaranth.hdl import Module, Signal, Array, Const, signed, unsigned
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from models.activation import ActivationConfig, ACTIVATION_LATENCY
+from ._block import Block
 from ._fixed import shape_of, overflow_hw
 
 __all__ = ["ActivationUnit"]
 
 
-class ActivationUnit(wiring.Component):
+class ActivationUnit(Block):
     """The quant.PWLActivation of `ActivationConfig`, registered (latency `ACTIVATION_LATENCY`).
 
     Ports: ``x`` (in_fmt), ``valid`` in; ``y`` (out_fmt), ``y_valid`` out.
     """
 
+    config_class = ActivationConfig
     latency = ACTIVATION_LATENCY
 
-    def __init__(self, config):
-        if not isinstance(config, ActivationConfig):
-            raise TypeError(f"`config` must be an ActivationConfig, not {config!r}")
-        self.config = config
-        super().__init__({
-            "x": In(shape_of(config.in_fmt)),
-            "valid": In(1),
-            "y": Out(shape_of(config.out_fmt)),
-            "y_valid": Out(1),
-        })
+    @staticmethod
+    def ports(config):
+        return {"x": In(shape_of(config.in_fmt)), "valid": In(1),
+                "y": Out(shape_of(config.out_fmt)), "y_valid": Out(1)}
 
     def elaborate(self, platform):
         pwl = self.config.pwl

@@ -1,17 +1,17 @@
 """Fixed-point multiply-round-saturate unit; golden model: models/mulround.py."""
 
 from amaranth.hdl import Module
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from models.mulround import MulRoundConfig, MULROUND_LATENCY
+from ._block import Block
 from ._fixed import shape_of, requantize_hw
 from .lfsr import LFSR
 
 __all__ = ["MulRoundSat"]
 
 
-class MulRoundSat(wiring.Component):
+class MulRoundSat(Block):
     """``y = requantize(a * b)`` per `MulRoundConfig`, registered (latency `MULROUND_LATENCY`).
 
     Ports: ``a``, ``b`` (formats a_fmt, b_fmt), ``valid`` in; ``y`` (out_fmt),
@@ -19,19 +19,13 @@ class MulRoundSat(wiring.Component):
     one draw per cycle in which ``valid`` is high.
     """
 
+    config_class = MulRoundConfig
     latency = MULROUND_LATENCY
 
-    def __init__(self, config):
-        if not isinstance(config, MulRoundConfig):
-            raise TypeError(f"`config` must be a MulRoundConfig, not {config!r}")
-        self.config = config
-        super().__init__({
-            "a": In(shape_of(config.a_fmt)),
-            "b": In(shape_of(config.b_fmt)),
-            "valid": In(1),
-            "y": Out(shape_of(config.out_fmt)),
-            "y_valid": Out(1),
-        })
+    @staticmethod
+    def ports(config):
+        return {"a": In(shape_of(config.a_fmt)), "b": In(shape_of(config.b_fmt)), "valid": In(1),
+                "y": Out(shape_of(config.out_fmt)), "y_valid": Out(1)}
 
     def elaborate(self, platform):
         cfg = self.config

@@ -1,10 +1,10 @@
 """K-input ternary (or binary) add/subtract/skip dot product; golden model: models/ternary_dot.py."""
 
 from amaranth.hdl import Module, Mux, Const, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from models.ternary_dot import TernaryDotConfig, TERNARY_DOT_LATENCY
+from ._block import Block
 from ._fixed import shape_of
 
 __all__ = ["TernaryDot", "adder_tree"]
@@ -19,7 +19,7 @@ def adder_tree(terms):
     return terms[0]
 
 
-class TernaryDot(wiring.Component):
+class TernaryDot(Block):
     """``y = sum(code_i * x_i)``, registered (latency `TERNARY_DOT_LATENCY`).
 
     Ports: ``x`` (k fields of x_fmt, input 0 in the low bits), ``codes``
@@ -29,19 +29,13 @@ class TernaryDot(wiring.Component):
     field ``10`` is a skip.
     """
 
+    config_class = TernaryDotConfig
     latency = TERNARY_DOT_LATENCY
 
-    def __init__(self, config):
-        if not isinstance(config, TernaryDotConfig):
-            raise TypeError(f"`config` must be a TernaryDotConfig, not {config!r}")
-        self.config = config
-        super().__init__({
-            "x": In(config.k * config.x_fmt.total),
-            "codes": In(config.k * config.code_bits),
-            "valid": In(1),
-            "y": Out(shape_of(config.out_fmt)),
-            "y_valid": Out(1),
-        })
+    @staticmethod
+    def ports(config):
+        return {"x": In(config.k * config.x_fmt.total), "codes": In(config.k * config.code_bits),
+                "valid": In(1), "y": Out(shape_of(config.out_fmt)), "y_valid": Out(1)}
 
     def elaborate(self, platform):
         cfg = self.config

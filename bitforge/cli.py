@@ -110,9 +110,18 @@ def _cmd_demo(args):
 
 # -- parser -----------------------------------------------------------------
 
-def build_parser():
+def _block_parsers(parent, common):
+    """One sub-parser per building block, with its config options; yields each."""
     from accel.blocks import BLOCKS
     from .options import add_config_options
+    names = parent.add_subparsers(dest="block", metavar="NAME", required=True)
+    for name, (config_cls, _, _) in BLOCKS.items():
+        p = names.add_parser(name, parents=[common], help=config_cls.__doc__.splitlines()[0])
+        add_config_options(p, config_cls)
+        yield p
+
+
+def build_parser():
     parser = argparse.ArgumentParser(prog="bitforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"bitforge {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -122,20 +131,14 @@ def build_parser():
     generate = sub.add_parser("generate", help="write Verilog and a JSON manifest")
     gen_sub = generate.add_subparsers(dest="design", metavar="DESIGN", required=True)
     gen_block = gen_sub.add_parser("block", help="a reusable building block")
-    gen_block_sub = gen_block.add_subparsers(dest="block", metavar="NAME", required=True)
-    for name, (config_cls, _, _) in BLOCKS.items():
-        p = gen_block_sub.add_parser(name, parents=[common], help=config_cls.__doc__.splitlines()[0])
-        add_config_options(p, config_cls)
+    for p in _block_parsers(gen_block, common):
         p.add_argument("--out", required=True, metavar="DIR", help="output directory")
         p.set_defaults(func=_cmd_generate_block)
 
     simulate = sub.add_parser("simulate", help="run generated RTL against the golden model")
     sim_sub = simulate.add_subparsers(dest="design", metavar="DESIGN", required=True)
     sim_block = sim_sub.add_parser("block", help="a reusable building block")
-    sim_block_sub = sim_block.add_subparsers(dest="block", metavar="NAME", required=True)
-    for name, (config_cls, _, _) in BLOCKS.items():
-        p = sim_block_sub.add_parser(name, parents=[common], help=config_cls.__doc__.splitlines()[0])
-        add_config_options(p, config_cls)
+    for p in _block_parsers(sim_block, common):
         p.add_argument("--sim", choices=("verilator", "icarus", "amaranth"), default="verilator")
         p.add_argument("--vector-seed", type=int, default=0, metavar="S", help="random-vector seed (default 0)")
         p.add_argument("--vectors", type=int, default=None, metavar="N",
