@@ -65,6 +65,58 @@ def draw_step(state):
     return state, state & ((1 << RAND_BITS) - 1)
 
 
+def _columns_of_draw():
+    """The images of the 32 basis states under one draw."""
+    cols = []
+    for i in range(LFSR_WIDTH):
+        state = 1 << i
+        for _ in range(STEPS_PER_DRAW):
+            state = step(state)
+        cols.append(state)
+    return cols
+
+
+def _apply_cols(cols, v):
+    out = 0
+    for i in range(LFSR_WIDTH):
+        if (v >> i) & 1:
+            out ^= cols[i]
+    return out
+
+
+def _byte_tables(cols):
+    tables = np.zeros((4, 256), dtype=np.uint64)
+    for k in range(4):
+        for v in range(1, 256):
+            low = (v & -v).bit_length() - 1
+            tables[k, v] = tables[k, v & (v - 1)] ^ np.uint64(cols[8 * k + low])
+    return tables
+
+
+_TABLES = []
+
+
+def _power_tables(j):
+    """Byte lookup tables of the map of ``2**j`` draws (cached)."""
+    if not _TABLES:
+        _TABLES.append((_columns_of_draw(), None))
+    while len(_TABLES) <= j:
+        cols = _TABLES[-1][0]
+        _TABLES.append(([_apply_cols(cols, c) for c in cols], None))
+    cols, tables = _TABLES[j]
+    if tables is None:
+        tables = _byte_tables(cols)
+        _TABLES[j] = (cols, tables)
+    return tables
+
+
+def _apply(tables, states):
+    s = states.astype(np.uint64)
+    m = np.uint64(255)
+    return (tables[0][s & m] ^ tables[1][(s >> np.uint64(8)) & m]
+            ^ tables[2][(s >> np.uint64(16)) & m] ^ tables[3][(s >> np.uint64(24)) & m])
+
+
 class LFSRBank:
     """``lanes`` independent LFSRs; see the module docstring for the spec.
 
@@ -88,15 +140,27 @@ class LFSRBank:
 
     def draw(self):
         """One draw from every lane: int64 array of shape ``(lanes,)``."""
-        self.state, bits = draw_step(self.state)
-        return bits.astype(np.int64)
+        return self.draws(1)[0]
 
     def draws(self, count):
-        """``count`` successive draws: int64 array of shape ``(count, lanes)``."""
-        out = np.empty((count, self.lanes), dtype=np.int64)
-        for n in range(count):
-            out[n] = self.draw()
-        return out
+        """``count`` successive draws: int64 array of shape ``(count, lanes)``.
+
+        Equal to ``count`` calls of `draw_step`, computed in ``log2(count)``
+        vectorized rounds: the state after ``t`` draws is ``M**t`` applied to
+        the state, ``M`` the (linear, over GF(2)) map of one draw.
+        """
+        if count <= 0:
+            return np.empty((0, self.lanes), dtype=np.int64)
+        seq = np.empty((count, self.lanes), dtype=np.uint64)
+        seq[0] = _apply(_power_tables(0), self.state)
+        filled, j = 1, 0
+        while filled < count:
+            m = min(filled, count - filled)
+            seq[filled:filled + m] = _apply(_power_tables(j), seq[:m])
+            filled += m
+            j += 1
+        self.state = seq[-1].copy()
+        return (seq & np.uint64((1 << RAND_BITS) - 1)).astype(np.int64)
 
     def take(self, shape):
         """Random draws for an array of ``shape``, with the lane assignment above.

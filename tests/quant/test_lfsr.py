@@ -99,3 +99,15 @@ def test_stochastic_quantization_reproducible():
 def test_bad_lanes():
     with pytest.raises(ValueError, match="`lanes` must be a positive integer, not 0"):
         LFSRBank(1, 0)
+
+
+def test_fast_draws_equal_step_by_step():
+    bank = LFSRBank(9, 5)
+    state = bank.state.copy()
+    fast = np.concatenate([bank.draws(1), bank.draws(77), bank.draws(0), bank.draws(300)])
+    slow = []
+    for _ in range(len(fast)):
+        state, bits = draw_step(state)
+        slow.append(bits.astype(np.int64))
+    assert fast.tolist() == np.array(slow).tolist()
+    assert bank.state.tolist() == state.tolist()
