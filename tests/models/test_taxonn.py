@@ -1,0 +1,149 @@
+import json
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from models.datasets import load_digits, sample_order
+from models.taxonn import (TaxoNNConfig, TaxoNNGolden, schedule, update_draws, init_params,
+                           FW_DRAIN, ERR_DRAIN, BWU_DRAIN, DERIV_DRAIN)
+from models.taxonn_torch import TaxoNNTorch, FloatMLP
+from quant import LFSRBank
+
+DIGITS = load_digits()
+
+
+def _first_divergence(golden, trained):
+    for l, ((w1, b1), (w2, b2)) in enumerate(zip(golden, trained), 1):
+        for name, x, y in (("W", w1, w2), ("b", b1, b2)):
+            if not np.array_equal(x, y):
+                idx = tuple(int(i) for i in np.argwhere(x != y)[0])
+                return f"layer {l} {name}{list(idx)}: golden {x[idx]}, torch {y[idx]}"
+    return None
+
+
+CASES = list(itertools.product(["nearest", "stochastic"], ["relu", "sigmoid"], ["sigmoid", "linear"]))
+
+
+@pytest.mark.parametrize("rounding, hidden, output", CASES)
+def test_torch_path_is_bit_identical_to_golden(rounding, hidden, output):
+    cfg = TaxoNNConfig(layers=(64, 24, 16, 10), pes=3, rounding=rounding, hidden_activation=hidden,
+                       output=output, lr_shift=3, lfsr_seed=5, init_seed=2)
+    golden, trainer = TaxoNNGolden(cfg), TaxoNNTorch(cfg)
+    for step, i in enumerate(sample_order(len(DIGITS.x_train), 220, seed=4)):
+        out_g = golden.step(DIGITS.x_train[i], DIGITS.y_train[i]).outputs
+        out_t = trainer.step(DIGITS.x_train[i], DIGITS.y_train[i]).numpy()
+        assert out_g.tolist() == out_t.tolist(), f"step {step}: outputs differ"
+        first = _first_divergence(golden.params, trainer.codes())
+        assert first is None, f"step {step}: {first}"
+    # the run really trained (it did not stand still at the initial weights)
+    assert _first_divergence(init_params(cfg), golden.params) is not None
+
+
+def test_wide_formats_track_float_sgd():
+    """The outside truth: with wide formats, no approximated function, the golden model is float SGD."""
+    cfg = TaxoNNConfig(layers=(64, 32, 10), w_fmt="24.20", a_fmt="24.16", e_fmt="24.20",
+                       g_fmt="24.22", rounding="nearest", hidden_activation="relu",
+                       output="linear", lr_shift=5)
+    golden = TaxoNNGolden(cfg)
+    ref = FloatMLP(cfg, dtype=torch.float64)
+    for i in sample_order(len(DIGITS.x_train), 100, seed=1):
+        golden.step(DIGITS.x_train[i], DIGITS.y_train[i])
+        ref.step(DIGITS.x_train[i], DIGITS.y_train[i])
+    g, f = golden.float_params(), ref.float_params()
+    worst = max(float(np.abs(g[k] - f[k]).max()) for k in g)
+    assert worst <= 1e-3
+    moved = max(float(np.abs(f[k] - v).max()) for k, v in FloatMLP(cfg, dtype=torch.float64).float_params().items())
+    assert moved > 10 * worst  # the comparison is meaningful: training moved the weights far more
+
+
+def test_golden_learns_digits():
+    golden = TaxoNNGolden(TaxoNNConfig())
+    for i in sample_order(len(DIGITS.x_train), 2 * len(DIGITS.x_train), seed=0):
+        golden.step(DIGITS.x_train[i], DIGITS.y_train[i])
+    assert golden.accuracy(DIGITS.x_test, DIGITS.y_test) > 0.85
+
+
+def test_inference_batched_equals_single():
+    golden = TaxoNNGolden(TaxoNNConfig(hidden_activation="sigmoid"))
+    out, pred = golden.infer(DIGITS.x_test[:20])
+    for k in range(20):
+        o, p = golden.infer(DIGITS.x_test[k])
+        assert o.tolist() == out[k].tolist() and int(p) == int(pred[k])
+
+
+def test_schedule_counts_by_hand():
+    cfg = TaxoNNConfig(layers=(10, 7, 3), pes=4, hidden_activation="sigmoid")
+    s = schedule(cfg)
+    # chunks: layer 1 ceil(10/4)=3, layer 2 ceil(7/4)=2
+    assert s["cycles"] == {
+        "fw": 7 * 3 + FW_DRAIN + 3 * 2 + FW_DRAIN,
+        "err": 1 + ERR_DRAIN,
+        "bw": 3 * 2,
+        "wu": 7 * 3 + 3 * 2 + 2 * BWU_DRAIN,
+        "deriv": 2 * 2 + DERIV_DRAIN,
+    }
+    assert s["multiplies"] == {"fw": 70 + 21, "bw": 21, "wu": 91, "deriv": 14}
+    assert s["lower_bound"] == -(-(91 + 21 + 91 + 14) // 4)
+    assert s["total"] == sum(s["cycles"].values())
+    assert schedule(cfg, inference=True)["cycles"] == {"fw": s["cycles"]["fw"]}
+
+
+@pytest.mark.parametrize("p", [2, 3, 4, 8, 16])
+def test_utilization_at_least_90_percent_for_wide_layers(p):
+    # At P = 1 the 3-cycle drain per layer costs more: 89% forward for a 4-wide layer.
+    cfg = TaxoNNConfig(layers=(8 * p, 4 * p, 4 * p), pes=p)
+    util = schedule(cfg)["utilization"]
+    for phase in ("fw", "bw", "wu"):
+        assert util[phase] >= 0.9, (phase, util[phase])
+
+
+def test_update_draw_assignment():
+    cfg = TaxoNNConfig(layers=(5, 3, 2), pes=2)
+    draws = update_draws(cfg, LFSRBank(cfg.lfsr_seed, 3))
+    raw = LFSRBank(cfg.lfsr_seed, 3).draws(2 * 2 + 3 * 3)  # layer 2 first: 2 rows x 2 chunks
+    layer2 = raw[:4].reshape(2, 2, 3)
+    assert draws[1][0].tolist() == layer2[:, :, :2].reshape(2, 4)[:, :3].tolist()
+    assert draws[1][1].tolist() == layer2[:, 0, 2].tolist()
+    layer1 = raw[4:].reshape(3, 3, 3)
+    assert draws[0][0].tolist() == layer1[:, :, :2].reshape(3, 6)[:, :5].tolist()
+
+
+def test_config_json_round_trip_and_validation():
+    cfg = TaxoNNConfig(layers=(784, 100, 10), pes=16, w_fmt="8.6", rounding="nearest")
+    again = TaxoNNConfig.from_json(json.loads(json.dumps(cfg.to_json())))
+    assert again == cfg and again.layers == (784, 100, 10)
+    assert TaxoNNConfig(layers="4,3,2").layers == (4, 3, 2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(layers=(5,)), "`layers` must list at least 2 sizes"),
+    (dict(layers=(5, 0)), "`layer size` must be between 1 and 65536, not 0"),
+    (dict(pes=0), "`pes` must be between 1 and 256, not 0"),
+    (dict(hidden_activation="tanh"), "`hidden_activation` must be one of relu, sigmoid, not 'tanh'"),
+    (dict(rounding="floor"), "`rounding` must be one of nearest, stochastic, not 'floor'"),
+    (dict(a_fmt="8.7"), "`a_fmt` must represent 1.0"),
+    (dict(w_fmt="u8.6"), "`w_fmt` must be signed, not u8.6"),
+    (dict(acc_bits=10), "`acc_bits` must be at least 30 so accumulators cannot overflow, not 10"),
+    (dict(w_fmt="40.30", a_fmt="40.30"), "need .*-bit accumulators; at most 62"),
+    (dict(lr_shift=-1), "`lr_shift` must be between 0 and 32, not -1"),
+    (dict(foo=1), "unexpected keyword"),
+])
+def test_config_errors(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        TaxoNNConfig(**kwargs)
+
+
+def test_torch_path_refuses_inexact_widths():
+    with pytest.raises(ValueError, match="exact only with accumulators of at most 53 bits"):
+        TaxoNNTorch(TaxoNNConfig(w_fmt="28.20", a_fmt="26.20", e_fmt="26.20"))
+
+
+def test_golden_rejects_bad_params_and_inputs():
+    cfg = TaxoNNConfig(layers=(4, 3, 2))
+    with pytest.raises(ValueError, match=r"layer 1: W must be \(3, 4\)"):
+        TaxoNNGolden(cfg, [(np.zeros((4, 4), dtype=np.int64), np.zeros(3, dtype=np.int64)),
+                           (np.zeros((2, 3), dtype=np.int64), np.zeros(2, dtype=np.int64))])
+    with pytest.raises(ValueError, match="input must have 4 features, not 5"):
+        TaxoNNGolden(cfg).infer(np.zeros(5))
