@@ -99,6 +99,33 @@ def _cmd_simulate_block(args):
     return 0 if report["passed"] else 1
 
 
+# -- train ------------------------------------------------------------------
+
+_DEFAULT_HIDDEN = {"digits": 32, "mnist": 100}
+
+
+def _cmd_train_taxonn(args):
+    from models.datasets import load_dataset
+    from models.taxonn import TaxoNNConfig
+    from models.taxonn_train import train_taxonn
+    from .options import config_from_args
+    dataset = load_dataset(args.dataset, args.data_dir)
+    if args.cfg_layers is None and not args.config:
+        args.cfg_layers = (dataset.features, _DEFAULT_HIDDEN[args.dataset], dataset.classes)
+    cfg = config_from_args(TaxoNNConfig, args)
+    _progress(args, f"training TaxoNN {','.join(map(str, cfg.layers))} on {dataset.name} "
+                    f"({cfg.rounding} rounding, P={cfg.pes}) into {args.out}")
+    metrics = train_taxonn(cfg, dataset, args.out, epochs=args.epochs, max_steps=args.max_steps,
+                           shuffle=not args.no_shuffle, seed=args.seed,
+                           float_reference=args.float_reference, engine=args.engine,
+                           progress=not args.quiet)
+    text = (f"{metrics['steps']} steps: test accuracy {100 * metrics['test_accuracy']:.2f}%"
+            + (f" (float32 reference {100 * metrics['float_test_accuracy']:.2f}%)"
+               if "float_test_accuracy" in metrics else "")
+            + f"; {metrics['cycles_per_step']} cycles per step on P={cfg.pes}; wrote {args.out}/")
+    return _emit(args, metrics, text)
+
+
 # -- demo -------------------------------------------------------------------
 
 def _cmd_demo(args):
@@ -122,6 +149,7 @@ def _block_parsers(parent, common):
 
 
 def build_parser():
+    from .options import add_config_options
     parser = argparse.ArgumentParser(prog="bitforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"bitforge {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -145,6 +173,24 @@ def build_parser():
                        help="random vectors when not exhaustive (default 10000)")
         p.add_argument("--out", required=True, metavar="DIR", help="output directory")
         p.set_defaults(func=_cmd_simulate_block)
+
+    train = sub.add_parser("train", help="train a network with the accelerator's arithmetic")
+    train_sub = train.add_subparsers(dest="design", metavar="DESIGN", required=True)
+    from models.taxonn import TaxoNNConfig
+    t = train_sub.add_parser("taxonn", parents=[common], help="the TaxoNN MLP, online SGD in fixed point")
+    add_config_options(t, TaxoNNConfig)
+    t.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
+    t.add_argument("--data-dir", metavar="DIR", help="dataset directory (default $BITFORGE_DATA)")
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop after N steps")
+    t.add_argument("--no-shuffle", action="store_true", help="step i uses training sample i mod N")
+    t.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    t.add_argument("--float-reference", action="store_true", help="train a float32 reference beside it")
+    t.add_argument("--engine", choices=("golden", "torch"), default="golden",
+                   help="golden model (NumPy) or the bit-identical torch path")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    t.set_defaults(func=_cmd_train_taxonn)
 
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")

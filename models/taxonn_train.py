@@ -1,0 +1,213 @@
+"""Training runs for TaxoNN: the loop behind ``bitforge train taxonn``.
+
+A run trains the golden model (or the identical torch path) on a dataset in
+a deterministic sample order, optionally a float reference beside it, and
+writes to its output directory:
+
+``checkpoint.npz``
+    Written atomically at the end of every epoch (and when the run ends):
+    parameters, LFSR state, the float reference, the history. A run started
+    again with the same arguments resumes from it and ends bit-identical to
+    one never interrupted.
+``metrics.json``, ``init.npz``, ``weights.npz``, ``curve.png``
+    At the end. The npz files hold ``W1, b1, W2, b2, ...`` as floats of the
+    fixed-point codes, ``W`` shaped ``(n_out, n_in)``.
+"""
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bitforge.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
+from quant import dequantize
+from .datasets import sample_order
+from .taxonn import TaxoNNConfig, TaxoNNGolden, init_params, schedule
+
+__all__ = ["train_taxonn", "save_params_npz", "load_params_npz"]
+
+
+def save_params_npz(path, cfg, params):
+    """Write ``W1, b1, ...`` (float values of the codes) atomically."""
+    arrays = {}
+    for l, (w, b) in enumerate(params, 1):
+        arrays[f"W{l}"] = dequantize(w, cfg.w_fmt)
+        arrays[f"b{l}"] = dequantize(b, cfg.w_fmt)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_params_npz(path, cfg):
+    """Read a `save_params_npz` file back into codes, checking keys and shapes."""
+    from quant import quantize
+    with np.load(path) as data:
+        params = []
+        for l in range(1, cfg.n_layers + 1):
+            for key in (f"W{l}", f"b{l}"):
+                if key not in data:
+                    raise ValueError(f"{path}: missing key {key!r} (expected W1, b1, ..., W{cfg.n_layers}, b{cfg.n_layers})")
+            w, b = data[f"W{l}"], data[f"b{l}"]
+            shape = (cfg.layers[l], cfg.layers[l - 1])
+            if w.shape != shape or b.shape != shape[:1]:
+                raise ValueError(f"{path}: W{l} must be {shape} and b{l} ({shape[0]},), not {w.shape} and {b.shape}")
+            wq, bq = quantize(w, cfg.w_fmt), quantize(b, cfg.w_fmt)
+            if not (np.array_equal(dequantize(wq, cfg.w_fmt), w) and np.array_equal(dequantize(bq, cfg.w_fmt), b)):
+                raise ValueError(f"{path}: layer {l} values are not codes of {cfg.w_fmt}")
+            params.append((wq, bq))
+    return params
+
+
+def _checkpoint_bytes(state):
+    buf = io.BytesIO()
+    np.savez(buf, **state)
+    return buf.getvalue()
+
+
+def _plot_curve(path, history, float_reference):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "o-", label="TaxoNN (fixed point)")
+    ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "s--", alpha=0.6,
+            label="TaxoNN running train accuracy")
+    if float_reference:
+        ax.plot(epochs, [100 * h["float_test_accuracy"] for h in history], "^-", label="float32 reference")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=True, seed=0,
+                 float_reference=False, engine="golden", progress=True, on_step=None):
+    """Train, checkpoint every epoch, resume from a checkpoint in ``out_dir``; return the metrics."""
+    if not isinstance(cfg, TaxoNNConfig):
+        raise TypeError(f"`cfg` must be a TaxoNNConfig, not {cfg!r}")
+    if dataset.features != cfg.layers[0] or cfg.layers[-1] != dataset.classes:
+        raise ValueError(f"layers {','.join(map(str, cfg.layers))} do not fit {dataset.name}: "
+                         f"it needs {dataset.features} inputs and {dataset.classes} outputs")
+    if engine not in ("golden", "torch"):
+        raise ValueError(f"`engine` must be golden or torch, not {engine!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer, not {epochs!r}")
+    out = ensure_dir(out_dir)
+    n = len(dataset.x_train)
+    total = epochs * n if max_steps is None else min(epochs * n, max_steps)
+    run_key = json.dumps({"config": cfg.to_json(), "dataset": dataset.name, "epochs": epochs,
+                          "max_steps": max_steps, "shuffle": shuffle, "seed": seed,
+                          "float_reference": float_reference, "engine": engine}, sort_keys=True)
+
+    init = init_params(cfg)
+    golden = TaxoNNGolden(cfg, init)
+    trainer = golden
+    if engine == "torch":
+        from .taxonn_torch import TaxoNNTorch
+        trainer = TaxoNNTorch(cfg, init)
+    ref = None
+    if float_reference:
+        from .taxonn_torch import FloatMLP
+        ref = FloatMLP(cfg, init)
+    history, step, correct, wall_before = [], 0, 0, 0.0
+
+    ckpt_path = out / "checkpoint.npz"
+    if ckpt_path.exists():
+        with np.load(ckpt_path) as ck:
+            if str(ck["run_key"]) != run_key:
+                raise ValueError(f"{ckpt_path} belongs to a different run; use another --out or delete it")
+            step, correct = int(ck["step"]), int(ck["correct"])
+            wall_before = float(ck["wall_s"])
+            params = [(ck[f"W{l}"], ck[f"b{l}"]) for l in range(cfg.n_layers)]
+            history = json.loads(str(ck["history"]))
+            golden = TaxoNNGolden(cfg, params)
+            golden.bank.state = ck["lfsr"].astype(np.uint64)
+            trainer = golden
+            if engine == "torch":
+                from .taxonn_torch import TaxoNNTorch
+                trainer = TaxoNNTorch(cfg, params)
+                trainer.bank.state = golden.bank.state.copy()
+            if ref is not None:
+                import torch
+                with torch.no_grad():
+                    for l in range(cfg.n_layers):
+                        ref.weights[l].copy_(torch.as_tensor(ck[f"fW{l}"]))
+                        ref.biases[l].copy_(torch.as_tensor(ck[f"fb{l}"]))
+
+    def params_now():
+        return trainer.codes() if engine == "torch" else golden.params
+
+    def save_checkpoint():
+        state = {"run_key": np.array(run_key), "step": np.array(step), "correct": np.array(correct),
+                 "wall_s": np.array(wall_before + time.monotonic() - t0),
+                 "history": np.array(json.dumps(history)), "lfsr": trainer.bank.state}
+        for l, (w, b) in enumerate(params_now()):
+            state[f"W{l}"], state[f"b{l}"] = w, b
+        if ref is not None:
+            for l in range(cfg.n_layers):
+                state[f"fW{l}"] = ref.weights[l].detach().numpy()
+                state[f"fb{l}"] = ref.biases[l].detach().numpy()
+        atomic_write_bytes(ckpt_path, _checkpoint_bytes(state))
+
+    from tqdm import tqdm
+    t0 = time.monotonic()
+    bar = tqdm(total=total, initial=step, disable=not progress, unit="step",
+               desc=f"train taxonn {dataset.name}", mininterval=1.0)
+    while step < total:
+        epoch_end = min((step // n + 1) * n, total)
+        for i in sample_order(n, epoch_end - step, seed=seed, shuffle=shuffle, start=step):
+            x, y = dataset.x_train[i], dataset.y_train[i]
+            result = trainer.step(x, y)
+            outputs = result.outputs if engine == "golden" else result.numpy()
+            pred = int(np.argmax(outputs))
+            correct += pred == int(y)
+            if ref is not None:
+                ref.step(x, y)
+            step += 1
+            bar.update(1)
+            if on_step is not None:
+                on_step(step)
+        if engine == "torch":
+            golden = TaxoNNGolden(cfg, trainer.codes())
+        entry = {"epoch": round(step / n, 4), "step": step,
+                 "train_accuracy": correct / step,
+                 "test_accuracy": golden.accuracy(dataset.x_test, dataset.y_test)}
+        if ref is not None:
+            entry["float_test_accuracy"] = ref.accuracy(dataset.x_test, dataset.y_test)
+        history.append(entry)
+        bar.set_postfix(test_acc=f"{entry['test_accuracy']:.4f}")
+        save_checkpoint()
+    bar.close()
+
+    final = params_now()
+    save_params_npz(out / "init.npz", cfg, init)
+    save_params_npz(out / "weights.npz", cfg, final)
+    if ref is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: v.astype(np.float32) for k, v in ref.float_params().items()})
+        atomic_write_bytes(out / "float_weights.npz", buf.getvalue())
+    _plot_curve(out / "curve.png", history, ref is not None)
+    sched = schedule(cfg)
+    metrics = {
+        "dataset": dataset.name, "steps": step, "epochs": epochs, "shuffle": shuffle, "seed": seed,
+        "engine": engine, "config": cfg.to_json(),
+        "test_accuracy": history[-1]["test_accuracy"] if history else None,
+        "test_misclassification_pct": round(100 * (1 - history[-1]["test_accuracy"]), 3) if history else None,
+        "history": history,
+        "cycles_per_step": sched["total"], "cycles_per_phase": sched["cycles"],
+        "lower_bound_per_step": sched["lower_bound"], "utilization": sched["utilization"],
+        "wall_s": round(wall_before + time.monotonic() - t0, 2),
+    }
+    if ref is not None:
+        metrics["float_test_accuracy"] = history[-1]["float_test_accuracy"]
+        metrics["float_test_misclassification_pct"] = round(100 * (1 - metrics["float_test_accuracy"]), 3)
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
