@@ -108,7 +108,7 @@ class TaxoNNConfig(ConfigMixin):
     e_fmt: FixedFormat = FixedFormat(12, 10)
     g_fmt: FixedFormat = FixedFormat(16, 14)
     acc_bits: int = 0
-    lr_shift: int = 4
+    lr_shift: int = 6
     rounding: str = "stochastic"
     lfsr_seed: int = 1
     init_seed: int = 0
