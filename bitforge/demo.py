@@ -1,8 +1,10 @@
 """``bitforge demo``: the end-to-end path on embedded defaults.
 
-For now the path that exists: every building block is generated to Verilog
+For now the paths that exist: every building block is generated to Verilog
 and checked, bit for bit, against its quant/ golden model on each installed
-simulator. Later designs add their stages here.
+simulator; a TaxoNN MLP is trained on scikit-learn's digits with the golden
+model's fixed-point arithmetic beside a float32 reference. Later designs add
+their stages here.
 """
 
 import time
@@ -39,8 +41,11 @@ def run_demo(out_dir, sims=None, progress=print):
                                     build_root=out / ".build")
             rows.append({k: report[k] for k in ("block", "simulator", "vectors", "exhaustive",
                                                 "mismatches", "passed", "wall_s")})
+    progress("TaxoNN: training 64-32-10 on digits (golden model and float32 reference)")
+    taxonn = _train_taxonn_stage(out / "taxonn")
     summary = {
-        "stage": "building blocks",
+        "stage": "building blocks, TaxoNN training",
+        "taxonn": taxonn,
         "simulators": available,
         "skipped_simulators": skipped,
         "blocks": rows,
@@ -52,6 +57,16 @@ def run_demo(out_dir, sims=None, progress=print):
     return summary
 
 
+def _train_taxonn_stage(out_dir):
+    from models.datasets import load_digits
+    from models.taxonn import TaxoNNConfig
+    from models.taxonn_train import train_taxonn
+    cfg = TaxoNNConfig(layers=(64, 32, 10), pes=4, lr_shift=4)
+    metrics = train_taxonn(cfg, load_digits(), out_dir, epochs=4, float_reference=True, progress=False)
+    return {k: metrics[k] for k in ("test_accuracy", "float_test_accuracy", "steps",
+                                    "cycles_per_step", "lower_bound_per_step")}
+
+
 def format_summary(summary):
     lines = ["| block | simulator | vectors | mismatches | result |",
              "| --- | --- | --- | --- | --- |"]
@@ -59,6 +74,12 @@ def format_summary(summary):
         kind = "exhaustive" if r["exhaustive"] else "random"
         lines.append(f"| {r['block']} | {r['simulator']} | {r['vectors']} {kind} | "
                      f"{r['mismatches']} | {'pass' if r['passed'] else 'FAIL'} |")
+    t = summary.get("taxonn")
+    if t:
+        lines += ["", f"TaxoNN 64-32-10 on digits, {t['steps']} steps: fixed-point test accuracy "
+                      f"{100 * t['test_accuracy']:.2f}%, float32 {100 * t['float_test_accuracy']:.2f}%; "
+                      f"{t['cycles_per_step']} cycles per training step on P=4 "
+                      f"(lower bound {t['lower_bound_per_step']})"]
     verdict = "all blocks bit-exact" if summary["all_passed"] else "MISMATCHES FOUND"
     lines.append("")
     lines.append(f"{verdict} ({summary['wall_s']} s)")

@@ -106,3 +106,5 @@ def test_demo(capsys, tmp_path):
     assert {r["block"] for r in summary["blocks"]} == {"mulround", "ternary_dot", "activation"}
     assert all(r["mismatches"] == 0 for r in summary["blocks"])
     assert (tmp_path / "summary.md").exists() and "[bitforge]" in err
+    assert summary["taxonn"]["test_accuracy"] > 0.8 and summary["taxonn"]["float_test_accuracy"] > 0.8
+    assert (tmp_path / "taxonn" / "weights.npz").exists()
