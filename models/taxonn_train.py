@@ -74,7 +74,7 @@ def _plot_curve(path, history, float_reference):
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "o-", label="TaxoNN (fixed point)")
     ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "s--", alpha=0.6,
-            label="TaxoNN running train accuracy")
+            label="TaxoNN train accuracy (during the epoch)")
     if float_reference:
         ax.plot(epochs, [100 * h["float_test_accuracy"] for h in history], "^-", label="float32 reference")
     ax.set_xlabel("epoch")
@@ -117,14 +117,14 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
     if float_reference:
         from .taxonn_torch import FloatMLP
         ref = FloatMLP(cfg, init)
-    history, step, correct, wall_before = [], 0, 0, 0.0
+    history, step, wall_before = [], 0, 0.0
 
     ckpt_path = out / "checkpoint.npz"
     if ckpt_path.exists():
         with np.load(ckpt_path) as ck:
             if str(ck["run_key"]) != run_key:
                 raise ValueError(f"{ckpt_path} belongs to a different run; use another --out or delete it")
-            step, correct = int(ck["step"]), int(ck["correct"])
+            step = int(ck["step"])
             wall_before = float(ck["wall_s"])
             params = [(ck[f"W{l}"], ck[f"b{l}"]) for l in range(cfg.n_layers)]
             history = json.loads(str(ck["history"]))
@@ -146,7 +146,7 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
         return trainer.codes() if engine == "torch" else golden.params
 
     def save_checkpoint():
-        state = {"run_key": np.array(run_key), "step": np.array(step), "correct": np.array(correct),
+        state = {"run_key": np.array(run_key), "step": np.array(step),
                  "wall_s": np.array(wall_before + time.monotonic() - t0),
                  "history": np.array(json.dumps(history)), "lfsr": trainer.bank.state}
         for l, (w, b) in enumerate(params_now()):
@@ -163,6 +163,7 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
                desc=f"train taxonn {dataset.name}", mininterval=1.0)
     while step < total:
         epoch_end = min((step // n + 1) * n, total)
+        epoch_start, correct = step, 0
         for i in sample_order(n, epoch_end - step, seed=seed, shuffle=shuffle, start=step):
             x, y = dataset.x_train[i], dataset.y_train[i]
             result = trainer.step(x, y)
@@ -178,7 +179,7 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
         if engine == "torch":
             golden = TaxoNNGolden(cfg, trainer.codes())
         entry = {"epoch": round(step / n, 4), "step": step,
-                 "train_accuracy": correct / step,
+                 "train_accuracy": correct / (step - epoch_start),
                  "test_accuracy": golden.accuracy(dataset.x_test, dataset.y_test)}
         if ref is not None:
             entry["float_test_accuracy"] = ref.accuracy(dataset.x_test, dataset.y_test)
