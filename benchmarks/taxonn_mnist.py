@@ -124,7 +124,7 @@ def _plot_sweep(path, results, ref):
         ax.axhline(ref, color="gray", ls="--", label="float32")
     ax.set_xlabel("bits of weights, activations and errors")
     ax.set_ylabel("test misclassification (%)")
-    ax.set_yscale("log")
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
