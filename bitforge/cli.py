@@ -65,16 +65,19 @@ def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_roo
         passed, message = mismatches == 0, first
     else:
         from sim.runner import run_cocotb
-        vec_path = out / "vectors.json"
+        vec_path, tb_report = out / "vectors.json", out / "tb_report.json"
         atomic_write_json(vec_path, vectors.to_json())
+        tb_report.unlink(missing_ok=True)
         result = run_cocotb(build_block(block, cfg), sim=sim, test_module="sim.tb.vectors_tb",
                             name=block, build_root=build_root,
-                            params={"vectors": str(vec_path), "signed": {"y": cfg.out_fmt.signed}})
-        passed = result.passed
-        message = None if passed else result.summary()
-        mismatches = 0 if passed else None
-        if not passed and "mismatches; first:" in message:
-            mismatches = int(message.split(": ", 1)[1].split(" mismatches")[0])
+                            params={"vectors": str(vec_path), "report": str(tb_report),
+                                    "signed": {"y": cfg.out_fmt.signed}})
+        if tb_report.exists():
+            checked = json.loads(tb_report.read_text())
+            mismatches, message = checked["mismatches"], checked["first_mismatch"]
+        else:  # the testbench died before comparing
+            mismatches, message = None, result.summary()
+        passed = result.passed and mismatches == 0
     wall = time.monotonic() - t0
     report = {
         "block": block, "config": cfg.to_json(), "simulator": sim, "vectors": len(vectors),

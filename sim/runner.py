@@ -157,13 +157,12 @@ def _build_args(sim, optimize, extra):
     return args + list(extra)
 
 
-def _sources_for(design, toplevel, build_dir):
-    """Verilog source paths and their combined text for ``design``."""
+def _sources_for(design, toplevel):
+    """``[(path or None, text)]``: None for Verilog generated from an Amaranth component."""
     from amaranth.lib import wiring
     if isinstance(design, wiring.Component):
         from rtl.verilog import generate_verilog
-        text = generate_verilog(design, toplevel)
-        return [(build_dir / f"{toplevel}.v", text)]
+        return [(None, generate_verilog(design, toplevel))]
     if isinstance(design, (str, os.PathLike)):
         design = [design]
     paths = [Path(p) for p in design]
@@ -235,17 +234,16 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         raise ValueError(f"`toplevel` must be a Verilog identifier, not {toplevel!r}")
     args = _build_args(sim, optimize, build_args)
     root = Path(build_root) if build_root is not None else default_build_root()
-    staging = root / "_staging"
-    sources = _sources_for(design, toplevel, staging)
+    sources = _sources_for(design, toplevel)
     digest = hashlib.sha256(json.dumps(
         [sim, toplevel, args, waves, [text for _, text in sources]]).encode()).hexdigest()[:16]
     build_dir = (root / f"{name or toplevel}-{sim}-{digest}").resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for path, text in sources:
-        if path.parent == staging:
-            path = build_dir / path.name
-            if not path.exists() or path.read_text() != text:
+        if path is None:  # generated: the directory is keyed by its text, so write it once
+            path = build_dir / f"{toplevel}.v"
+            if not path.exists():
                 path.write_text(text)
         paths.append(path)
 

@@ -1,7 +1,10 @@
 """cocotb testbench: drive a block with `sim.vectors` stimulus, one vector per cycle.
 
 Parameters (from `run_cocotb(params=...)`): ``vectors``, the path of a JSON
-file written by `Vectors.to_json`. Fails with the first divergence.
+file written by `Vectors.to_json`; ``signed``, per output port, whether to read
+it as signed (default true); ``report`` (optional), a path where the count of
+mismatches and the first divergence are written as JSON. Fails with the first
+divergence.
 """
 
 import json
@@ -46,4 +49,7 @@ async def check_vectors(dut):
     widths = {port: len(handle) for port, handle in signed.items()}
     mismatches, first = compare_outputs(vectors, outputs, widths)
     dut._log.info("%d vectors, %d mismatches", n, mismatches)
+    if params.get("report"):
+        with open(params["report"], "w") as f:
+            json.dump({"vectors": n, "mismatches": mismatches, "first_mismatch": first}, f)
     assert mismatches == 0, f"{mismatches} mismatches; first: {first}"

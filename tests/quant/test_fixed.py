@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from quant import (FixedFormat, quantize, dequantize, requantize, mul, add, accumulate,
-                   overflow, RAND_BITS, ROUNDING_MODES, OVERFLOW_MODES)
+                   overflow, mul_format, add_format, RAND_BITS, ROUNDING_MODES, OVERFLOW_MODES)
 from tests.quant.strategies import formats, codes_of
 
 SETTINGS = settings(max_examples=150, deadline=None)
@@ -202,3 +202,15 @@ def test_shapes_broadcast_or_fail_clearly():
         mul(np.zeros(3, dtype=int), f, np.zeros(2, dtype=int), f, f)
     with pytest.raises(ValueError, match="broadcastable shapes"):
         add(torch.zeros(3, dtype=torch.int64), f, torch.zeros(2, dtype=torch.int64), f, f)
+
+
+def test_exact_result_formats_hold_every_result():
+    for a_fmt, b_fmt in [("8.4", "8.4"), ("u6.6", "5.1"), ("u4.0", "u4.2"), ("12.0", "3.3")]:
+        a_fmt, b_fmt = FixedFormat.parse(a_fmt), FixedFormat.parse(b_fmt)
+        a, b = np.meshgrid(np.arange(a_fmt.min_code, a_fmt.max_code + 1),
+                           np.arange(b_fmt.min_code, b_fmt.max_code + 1))
+        pf, sf = mul_format(a_fmt, b_fmt), add_format(a_fmt, b_fmt)
+        # exact: no rounding, no saturation at full width
+        assert mul(a, a_fmt, b, b_fmt, pf).tolist() == (a * b).tolist()
+        exact_sum = dequantize(a, a_fmt) + dequantize(b, b_fmt)
+        assert (add(a, a_fmt, b, b_fmt, sf) * sf.resolution).tolist() == exact_sum.tolist()
