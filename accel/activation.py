@@ -7,7 +7,7 @@ from models.activation import ActivationConfig, ACTIVATION_LATENCY
 from ._block import Block
 from ._fixed import shape_of, overflow_hw
 
-__all__ = ["ActivationUnit"]
+__all__ = ["ActivationUnit", "pwl_hw"]
 
 
 class ActivationUnit(Block):
@@ -25,28 +25,29 @@ class ActivationUnit(Block):
                 "y": Out(shape_of(config.out_fmt)), "y_valid": Out(1)}
 
     def elaborate(self, platform):
-        pwl = self.config.pwl
         m = Module()
-        y0_tab, d_tab = pwl.table()
-        s = pwl.seg_shift
-        out_w = pwl.out_fmt.total + 1
-        y0_rom = Array(Const(int(v), signed(out_w)) for v in y0_tab)
-        d_rom = Array(Const(int(v), signed(pwl.delta_bits)) for v in d_tab)
-
-        span = pwl.hi - pwl.lo
-        off = Signal(unsigned(max(1, span.bit_length())))
-        x = self.x
-        with m.If(x < pwl.lo):
-            m.d.comb += off.eq(0)
-        with m.Elif(x > pwl.hi):
-            m.d.comb += off.eq(span)
-        with m.Else():
-            m.d.comb += off.eq(x - pwl.lo)
-        seg = off >> s
-        y = y0_rom[seg]
-        if s:
-            t = off[:s]
-            y = y + ((d_rom[seg] * t + Const(1 << (s - 1), s)) >> s)
-        m.d.sync += [self.y.eq(overflow_hw(y, pwl.out_fmt, "saturate")),
-                     self.y_valid.eq(self.valid)]
+        m.d.sync += [self.y.eq(pwl_hw(m, self.config.pwl, self.x)), self.y_valid.eq(self.valid)]
         return m
+
+
+def pwl_hw(m, pwl, x):
+    """Combinational hardware of ``pwl`` (a quant.PWLActivation) applied to ``x``."""
+    y0_tab, d_tab = pwl.table()
+    s = pwl.seg_shift
+    out_w = pwl.out_fmt.total + 1
+    y0_rom = Array(Const(int(v), signed(out_w)) for v in y0_tab)
+    d_rom = Array(Const(int(v), signed(pwl.delta_bits)) for v in d_tab)
+    span = pwl.hi - pwl.lo
+    off = Signal(unsigned(max(1, span.bit_length())))
+    with m.If(x < pwl.lo):
+        m.d.comb += off.eq(0)
+    with m.Elif(x > pwl.hi):
+        m.d.comb += off.eq(span)
+    with m.Else():
+        m.d.comb += off.eq(x - pwl.lo)
+    seg = off >> s
+    y = y0_rom[seg]
+    if s:
+        t = off[:s]
+        y = y + ((d_rom[seg] * t + Const(1 << (s - 1), s)) >> s)
+    return overflow_hw(y, pwl.out_fmt, "saturate")

@@ -1,0 +1,112 @@
+"""Host transactions and expected results for the TaxoNN RTL, written once for every simulator.
+
+`inference_job` turns a golden model and input samples into: the memory
+writes that load the parameters, one input-buffer write list per sample, and
+the golden model's outputs, predictions and cycle count. `run_inference_amaranth`
+drives them in Amaranth's simulator; `sim.tb.taxonn_tb` drives the same job
+in cocotb (Verilator, Icarus).
+"""
+
+import numpy as np
+
+from models.taxonn import schedule
+
+__all__ = ["inference_job", "check_inference", "run_inference_amaranth"]
+
+
+def inference_job(golden, xs):
+    """A JSON-serializable job: loads, per-sample inputs, expected results."""
+    cfg = golden.cfg
+    from accel.taxonn import MemoryMap
+    mp = MemoryMap(cfg)
+    wmask = (1 << cfg.w_fmt.total) - 1
+    loads = []
+    for l, (w, b) in enumerate(golden.params):
+        loads += [[mp.sel_weights(l), a, word] for a, word in enumerate(mp.weight_words(l, w))]
+        loads += [[mp.sel_bias(l), a, int(v) & wmask] for a, v in enumerate(b)]
+    codes = golden.input_codes(np.asarray(xs))
+    outputs, preds = golden.infer(np.asarray(xs))
+    return {
+        "loads": loads,
+        "inputs": [[[mp.sel_act(0), a, word] for a, word in enumerate(mp.act_words(c))] for c in codes],
+        "out_sel": mp.sel_act(cfg.n_layers),
+        "out_words": -(-cfg.layers[-1] // cfg.pes),
+        "n_out": cfg.layers[-1], "pes": cfg.pes, "a_bits": cfg.a_fmt.total,
+        "expected_outputs": outputs.tolist(), "expected_preds": preds.tolist(),
+        "expected_cycles": schedule(cfg, inference=True)["total"],
+    }
+
+
+def _codes(job, words):
+    bits, p = job["a_bits"], job["pes"]
+    out = []
+    for word in words:
+        for k in range(p):
+            v = (word >> (k * bits)) & ((1 << bits) - 1)
+            out.append(v - (1 << bits) if v >> (bits - 1) else v)
+    return out[:job["n_out"]]
+
+
+def check_inference(job, results):
+    """``(mismatches, first)`` over samples: outputs, prediction, cycles; ``results`` per sample
+    is ``(output words, pred, cycles)``."""
+    mismatches, first = 0, None
+    for s, (words, pred, cycles) in enumerate(results):
+        got = _codes(job, words)
+        want = job["expected_outputs"][s]
+        problems = [f"output {k}: expected {w}, got {g}" for k, (w, g) in enumerate(zip(want, got)) if w != g]
+        if pred != job["expected_preds"][s]:
+            problems.append(f"prediction: expected {job['expected_preds'][s]}, got {pred}")
+        if cycles != job["expected_cycles"]:
+            problems.append(f"cycles: expected {job['expected_cycles']}, got {cycles}")
+        mismatches += len(problems)
+        if problems and first is None:
+            first = f"sample {s}, output layer: {problems[0]}"
+    if len(results) != len(job["inputs"]):
+        mismatches += 1
+        first = first or f"expected {len(job['inputs'])} results, got {len(results)}"
+    return mismatches, first
+
+
+def run_inference_amaranth(dut, job):
+    """Drive ``job`` through a `accel.taxonn.TaxoNN` in Amaranth's simulator; return the results."""
+    from amaranth.sim import Simulator
+    results = []
+    bound = 10 * job["expected_cycles"] + 100
+
+    async def bench(ctx):
+        async def write(sel, addr, data):
+            ctx.set(dut.mem_sel, sel)
+            ctx.set(dut.mem_addr, addr)
+            ctx.set(dut.mem_wdata, data)
+            ctx.set(dut.mem_we, 1)
+            await ctx.tick()
+            ctx.set(dut.mem_we, 0)
+        for sel, addr, data in job["loads"]:
+            await write(sel, addr, data)
+        for writes in job["inputs"]:
+            for sel, addr, data in writes:
+                await write(sel, addr, data)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            for _ in range(bound):
+                if ctx.get(dut.done):
+                    break
+                await ctx.tick()
+            else:
+                raise AssertionError(f"done never rose within {bound} cycles")
+            pred, cycles = ctx.get(dut.pred), ctx.get(dut.cycles)
+            words = []
+            for a in range(job["out_words"]):
+                ctx.set(dut.mem_sel, job["out_sel"])
+                ctx.set(dut.mem_addr, a)
+                await ctx.tick()
+                words.append(ctx.get(dut.mem_rdata))
+            results.append((words, pred, cycles))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return results

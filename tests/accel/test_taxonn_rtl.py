@@ -1,0 +1,82 @@
+"""TaxoNN RTL (inference datapath) against the golden model: outputs, predictions, cycles."""
+
+import json
+
+import numpy as np
+import pytest
+
+from accel.taxonn import TaxoNN
+from models.datasets import load_digits, sample_order
+from models.taxonn import TaxoNNConfig, TaxoNNGolden
+from sim.runner import run_cocotb
+from sim.taxonn_host import inference_job, check_inference, run_inference_amaranth
+
+DIGITS = load_digits()
+
+
+def _random_config(seed):
+    rng = np.random.default_rng(seed)
+    p = int(rng.choice([1, 2, 3, 4, 8, 16]))
+    hidden = [int(rng.integers(3, 40)) for _ in range(int(rng.integers(1, 3)))]
+    bits = int(rng.integers(8, 17))
+    return TaxoNNConfig(layers=(64, *hidden, 10), pes=p,
+                        hidden_activation=str(rng.choice(["relu", "sigmoid"])),
+                        output=str(rng.choice(["sigmoid", "linear"])),
+                        w_fmt=f"{bits}.{bits - 2}", a_fmt=f"{bits}.{bits - 4}",
+                        e_fmt=f"{bits}.{bits - 2}", g_fmt=f"{bits + 4}.{bits + 2}",
+                        rounding="stochastic", init_seed=seed)
+
+
+def _trained_golden(cfg, steps=200):
+    golden = TaxoNNGolden(cfg)
+    for i in sample_order(len(DIGITS.x_train), steps, seed=cfg.init_seed):
+        golden.step(DIGITS.x_train[i], DIGITS.y_train[i])
+    return golden
+
+
+AMARANTH_CONFIGS = [
+    TaxoNNConfig(layers=(64, 12, 10), pes=4),
+    TaxoNNConfig(layers=(64, 9, 5, 10), pes=3, hidden_activation="sigmoid"),
+    TaxoNNConfig(layers=(64, 7, 10), pes=1, output="linear", w_fmt="8.6", a_fmt="8.4"),
+]
+RTL_CONFIGS = [_random_config(s) for s in range(6)] + [
+    TaxoNNConfig(layers=(64, 32, 10), pes=16, w_fmt="16.14", a_fmt="16.12", e_fmt="16.14", g_fmt="20.18"),
+]
+
+
+def _id(cfg):
+    return f"{'-'.join(map(str, cfg.layers))}_P{cfg.pes}_{cfg.hidden_activation}_{cfg.output}_w{cfg.w_fmt}"
+
+
+@pytest.mark.parametrize("cfg", AMARANTH_CONFIGS, ids=_id)
+def test_inference_amaranth_simulator(cfg):
+    golden = _trained_golden(cfg)
+    job = inference_job(golden, DIGITS.x_test[:3])
+    mismatches, first = check_inference(job, run_inference_amaranth(TaxoNN(cfg), job))
+    assert mismatches == 0, first
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("cfg", RTL_CONFIGS, ids=_id)
+def test_inference_rtl(cfg, simulator, tmp_path, build_root):
+    golden = _trained_golden(cfg)
+    job = inference_job(golden, DIGITS.x_test[:8])
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    result = run_cocotb(TaxoNN(cfg), sim=simulator, test_module="sim.tb.taxonn_tb", name="taxonn",
+                        build_root=build_root,
+                        params={"job": str(tmp_path / "job.json"), "report": str(tmp_path / "r.json")})
+    assert result.passed, result.summary()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["samples"] == 8 and report["mismatches"] == 0
+    assert set(report["cycles"]) == {job["expected_cycles"]}
+
+
+def test_checker_reports_first_divergence():
+    cfg = AMARANTH_CONFIGS[0]
+    job = inference_job(_trained_golden(cfg), DIGITS.x_test[:2])
+    results = run_inference_amaranth(TaxoNN(cfg), job)
+    words, pred, cycles = results[1]
+    results[1] = (words, pred, cycles + 1)
+    mismatches, first = check_inference(job, results)
+    assert mismatches == 1
+    assert first == f"sample 1, output layer: cycles: expected {cycles}, got {cycles + 1}"
