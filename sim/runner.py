@@ -6,6 +6,7 @@ by the Verilog text and the build options (an unchanged design is not rebuilt),
 runs a cocotb test module and returns the per-test results.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 import hashlib
 import json
@@ -115,6 +116,41 @@ def _setup_verilator():
             f"Verilator at {exe} is {found}; cocotb 2 needs 5.036 or newer. "
             f"Install it with: {INSTALL_HINT['verilator']}")
     return f"verilator {version[0]}.{version[1]:03d} (system, {exe})"
+
+
+def _verilator_make_overrides():
+    """Make variables that repair the Verilator installation's makefile, if it needs any.
+
+    The PyPI wheel's verilated.mk has ``CFG_CXXFLAGS_PCH_I`` empty, so once a
+    design is large enough for Verilator to split it into several C++ files,
+    the precompiled header is passed to gcc as an input file and the build
+    fails ("Vtop__pch.h.fast: linker input file not found"). gcc spells it
+    ``-include``.
+    """
+    root = os.environ.get("VERILATOR_ROOT")
+    mk = Path(root) / "include" / "verilated.mk" if root else None
+    if mk is None or not mk.exists():
+        return []
+    if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.MULTILINE):
+        return ["CFG_CXXFLAGS_PCH_I=-include"]
+    return []
+
+
+@contextlib.contextmanager
+def _make_overrides(assignments):
+    """Pass variable assignments to every make run inside (through MAKEFLAGS)."""
+    if not assignments:
+        yield
+        return
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join(([old] if old else []) + assignments)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = old
 
 
 def _check_icarus():
@@ -254,10 +290,12 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     t0 = time.monotonic()
     if rebuilt:
         stamp.unlink(missing_ok=True)
+        overrides = _verilator_make_overrides() if sim == "verilator" else []
         try:
-            runner.build(sources=paths, hdl_toplevel=toplevel, build_args=args, build_dir=build_dir,
-                         timescale=timescale, waves=waves, always=True,
-                         log_file=build_dir / "build.log")
+            with _make_overrides(overrides):
+                runner.build(sources=paths, hdl_toplevel=toplevel, build_args=args, build_dir=build_dir,
+                             timescale=timescale, waves=waves, always=True,
+                             log_file=build_dir / "build.log")
         except (RuntimeError, SystemExit) as e:
             log = (build_dir / "build.log")
             tail = "\n".join(log.read_text().splitlines()[-20:]) if log.exists() else ""

@@ -110,3 +110,104 @@ def run_inference_amaranth(dut, job):
     sim.add_testbench(bench)
     sim.run()
     return results
+
+
+def training_job(golden, xs, labels, *, check_every=1):
+    """A training job: loads, per step the input writes and label, and the golden model's
+    parameters after every ``check_every``-th step (and the last). Runs ``golden`` forward."""
+    cfg = golden.cfg
+    from accel.taxonn import MemoryMap
+    mp = MemoryMap(cfg)
+    job = inference_job(golden, xs[:1])
+    job.update({"labels": [int(y) for y in labels], "checks": {}, "expected_preds": [],
+                "expected_cycles": schedule(cfg)["total"],
+                "inputs": [[[mp.sel_act(0), a, w] for a, w in enumerate(mp.act_words(c))]
+                           for c in golden.input_codes(np.asarray(xs))]})
+    layout = []
+    for l in range(cfg.n_layers):
+        layout.append({"w_sel": mp.sel_weights(l), "w_words": cfg.layers[l + 1] * mp.chunks[l],
+                       "b_sel": mp.sel_bias(l), "b_words": cfg.layers[l + 1]})
+    job["layout"] = layout
+    for step, (x, y) in enumerate(zip(xs, labels)):
+        result = golden.step(x, y)
+        job["expected_preds"].append(result.prediction)
+        if (step + 1) % check_every == 0 or step == len(xs) - 1:
+            job["checks"][str(step)] = [
+                {"w": mp.weight_words(l, w), "b": [int(v) & ((1 << cfg.w_fmt.total) - 1) for v in b]}
+                for l, (w, b) in enumerate(golden.params)]
+    return job
+
+
+def check_training_step(job, step, pred, cycles, params):
+    """Problems after training step ``step`` (list of messages, first divergence first)."""
+    problems = []
+    if cycles != job["expected_cycles"]:
+        problems.append(f"step {step}: cycles expected {job['expected_cycles']}, got {cycles}")
+    if pred != job["expected_preds"][step]:
+        problems.append(f"step {step}: prediction expected {job['expected_preds'][step]}, got {pred}")
+    want = job["checks"].get(str(step))
+    if want is not None:
+        for l, (exp, got) in enumerate(zip(want, params), 1):
+            for kind in ("w", "b"):
+                for index, (e, g) in enumerate(zip(exp[kind], got[kind])):
+                    if e != g:
+                        what = "weight word" if kind == "w" else "bias"
+                        problems.append(f"step {step}, layer {l}, update phase, {what} {index}: "
+                                        f"expected {e:#x}, got {g:#x}")
+                        break
+    return problems
+
+
+def run_training_amaranth(dut, job):
+    """Drive a training job in Amaranth's simulator; return ``(mismatches, first)``."""
+    from amaranth.sim import Simulator
+    problems = []
+    bound = 10 * job["expected_cycles"] + 100
+
+    async def bench(ctx):
+        async def write(sel, addr, data):
+            ctx.set(dut.mem_sel, sel)
+            ctx.set(dut.mem_addr, addr)
+            ctx.set(dut.mem_wdata, data)
+            ctx.set(dut.mem_we, 1)
+            await ctx.tick()
+            ctx.set(dut.mem_we, 0)
+
+        async def read_all(sel, n):
+            words = []
+            for a in range(n):
+                ctx.set(dut.mem_sel, sel)
+                ctx.set(dut.mem_addr, a)
+                await ctx.tick()
+                words.append(ctx.get(dut.mem_rdata))
+            return words
+
+        for sel, addr, data in job["loads"]:
+            await write(sel, addr, data)
+        for step, (writes, label) in enumerate(zip(job["inputs"], job["labels"])):
+            for sel, addr, data in writes:
+                await write(sel, addr, data)
+            ctx.set(dut.label, label)
+            ctx.set(dut.train, 1)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            for _ in range(bound):
+                if ctx.get(dut.done):
+                    break
+                await ctx.tick()
+            else:
+                raise AssertionError(f"step {step}: done never rose within {bound} cycles")
+            pred, cycles = ctx.get(dut.pred), ctx.get(dut.cycles)
+            params = []
+            if str(step) in job["checks"]:
+                for lay in job["layout"]:
+                    params.append({"w": await read_all(lay["w_sel"], lay["w_words"]),
+                                   "b": await read_all(lay["b_sel"], lay["b_words"])})
+            problems.extend(check_training_step(job, step, pred, cycles, params))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return len(problems), (problems[0] if problems else None)

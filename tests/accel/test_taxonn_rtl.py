@@ -9,7 +9,8 @@ from accel.taxonn import TaxoNN
 from models.datasets import load_digits, sample_order
 from models.taxonn import TaxoNNConfig, TaxoNNGolden
 from sim.runner import run_cocotb
-from sim.taxonn_host import inference_job, check_inference, run_inference_amaranth
+from sim.taxonn_host import (inference_job, check_inference, run_inference_amaranth,
+                              training_job, run_training_amaranth)
 
 DIGITS = load_digits()
 
@@ -80,3 +81,45 @@ def test_checker_reports_first_divergence():
     mismatches, first = check_inference(job, results)
     assert mismatches == 1
     assert first == f"sample 1, output layer: cycles: expected {cycles}, got {cycles + 1}"
+
+
+TRAIN_AMARANTH = [
+    TaxoNNConfig(layers=(64, 12, 10), pes=4, rounding="nearest"),
+    TaxoNNConfig(layers=(64, 12, 10), pes=4),
+    TaxoNNConfig(layers=(64, 9, 5, 10), pes=3, hidden_activation="sigmoid"),
+    TaxoNNConfig(layers=(64, 7, 10), pes=1, output="linear"),
+]
+
+
+def _steps(n, seed=0):
+    idx = sample_order(len(DIGITS.x_train), n, seed=seed)
+    return DIGITS.x_train[idx], DIGITS.y_train[idx]
+
+
+@pytest.mark.parametrize("cfg", TRAIN_AMARANTH, ids=_id)
+def test_training_amaranth_simulator(cfg):
+    job = training_job(TaxoNNGolden(cfg), *_steps(5))
+    mismatches, first = run_training_amaranth(TaxoNN(cfg), job)
+    assert mismatches == 0, first
+
+
+def test_training_checker_catches_a_one_lsb_difference():
+    hw = TaxoNNConfig(layers=(64, 12, 10), pes=4)
+    model = TaxoNNConfig(layers=(64, 12, 10), pes=4, lfsr_seed=2)
+    mismatches, first = run_training_amaranth(TaxoNN(hw), training_job(TaxoNNGolden(model), *_steps(2)))
+    assert mismatches > 0 and first.startswith("step 0, layer 1, update phase, weight word")
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("cfg", RTL_CONFIGS, ids=_id)
+def test_training_rtl(cfg, simulator, tmp_path, build_root):
+    steps = 12 if simulator == "verilator" else 4
+    job = training_job(TaxoNNGolden(cfg), *_steps(steps, seed=cfg.init_seed))
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    result = run_cocotb(TaxoNN(cfg), sim=simulator, test_module="sim.tb.taxonn_train_tb", name="taxonn",
+                        build_root=build_root,
+                        params={"job": str(tmp_path / "job.json"), "report": str(tmp_path / "r.json")})
+    assert result.passed, result.summary()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["steps"] == steps and report["mismatches"] == 0
+    assert set(report["cycles"]) == {job["expected_cycles"]}
