@@ -48,6 +48,27 @@ def _cmd_generate_block(args):
                  f"ports: {ports}")
 
 
+def _cmd_generate_taxonn(args):
+    from accel.taxonn import TaxoNN
+    from models.taxonn import TaxoNNConfig, schedule
+    from rtl.verilog import generate_verilog, port_inventory, tool_versions
+    from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
+    from .options import config_from_args
+    cfg = config_from_args(TaxoNNConfig, args)
+    design = TaxoNN(cfg)
+    text = generate_verilog(design, "taxonn")
+    out = ensure_dir(args.out)
+    atomic_write_text(out / "taxonn.v", text)
+    sched = schedule(cfg)
+    manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(),
+                "cycles_per_training_step": sched["total"],
+                "cycles_per_inference": schedule(cfg, inference=True)["total"],
+                "files": [str(out / "taxonn.v"), str(out / "config.json")]}
+    atomic_write_json(out / "config.json", manifest)
+    return _emit(args, manifest, f"wrote {out / 'taxonn.v'} and {out / 'config.json'}; "
+                 f"{sched['total']} cycles per training step on P={cfg.pes}")
+
+
 # -- simulate ---------------------------------------------------------------
 
 def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_root=None):
@@ -166,6 +187,12 @@ def build_parser():
         p.add_argument("--out", required=True, metavar="DIR", help="output directory")
         p.set_defaults(func=_cmd_generate_block)
 
+    from models.taxonn import TaxoNNConfig
+    gen_tx = gen_sub.add_parser("taxonn", parents=[common], help="the TaxoNN training accelerator")
+    add_config_options(gen_tx, TaxoNNConfig)
+    gen_tx.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    gen_tx.set_defaults(func=_cmd_generate_taxonn)
+
     simulate = sub.add_parser("simulate", help="run generated RTL against the golden model")
     sim_sub = simulate.add_subparsers(dest="design", metavar="DESIGN", required=True)
     sim_block = sim_sub.add_parser("block", help="a reusable building block")
@@ -179,7 +206,6 @@ def build_parser():
 
     train = sub.add_parser("train", help="train a network with the accelerator's arithmetic")
     train_sub = train.add_subparsers(dest="design", metavar="DESIGN", required=True)
-    from models.taxonn import TaxoNNConfig
     t = train_sub.add_parser("taxonn", parents=[common], help="the TaxoNN MLP, online SGD in fixed point")
     add_config_options(t, TaxoNNConfig)
     t.add_argument("--dataset", choices=("digits", "mnist"), default="digits")

@@ -108,3 +108,16 @@ def test_demo(capsys, tmp_path):
     assert (tmp_path / "summary.md").exists() and "[bitforge]" in err
     assert summary["taxonn"]["test_accuracy"] > 0.8 and summary["taxonn"]["float_test_accuracy"] > 0.8
     assert (tmp_path / "taxonn" / "weights.npz").exists()
+
+
+def test_generate_taxonn(capsys, tmp_path):
+    code, out, _ = run(capsys, "generate", "taxonn", "--layers", "64,20,10", "--pes", "8",
+                       "--out", str(tmp_path), "--json")
+    manifest = json.loads(out)
+    assert code == 0 and "module taxonn(" in (tmp_path / "taxonn.v").read_text()
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["layers"] == [64, 20, 10]
+    assert manifest["cycles_per_training_step"] > manifest["cycles_per_inference"] > 0
+    # the written config.json is itself a valid --config
+    code, out, _ = run(capsys, "generate", "taxonn", "--config", str(tmp_path / "config.json"),
+                       "--out", str(tmp_path / "again"), "--json")
+    assert code == 0 and json.loads(out)["config"] == manifest["config"]
