@@ -25,7 +25,10 @@ the previous cycle. Memories: `sel_weights(l)`, `sel_bias(l)` (l = 0..L-1),
 ``start`` (one cycle, while idle) runs one inference on the input buffer;
 ``busy`` is high while it runs; ``done`` pulses for one cycle at the end;
 ``cycles`` then holds the cycles the run took and ``pred`` the argmax of the
-outputs (first maximum).
+outputs (first maximum). With ``train`` high at ``start``, ``label`` is the
+sample's class and the step updates every weight and bias; ``checksum`` then
+holds `MemoryMap.checksum` of the updated parameters (every parameter is
+written exactly once per step), a per-step check for long runs.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, signed, unsigned
@@ -94,6 +97,35 @@ class MemoryMap:
             words.append(word)
         return words
 
+    def weight_codes(self, l, words):
+        """Inverse of `weight_words`: the (n_out, n_in) int64 code matrix."""
+        import numpy as np
+        bits = self.cfg.w_fmt.total
+        n_in, n_out = self.cfg.layers[l], self.cfg.layers[l + 1]
+        out = np.zeros((n_out, n_in), dtype=np.int64)
+        for a, word in enumerate(words):
+            i, c = divmod(a, self.chunks[l])
+            for p in range(self.P):
+                j = c * self.P + p
+                if j < n_in:
+                    v = (word >> (p * bits)) & ((1 << bits) - 1)
+                    out[i, j] = v - (1 << bits) if v >> (bits - 1) else v
+        return out
+
+    def bias_codes(self, words):
+        import numpy as np
+        bits = self.cfg.w_fmt.total
+        return np.array([v - (1 << bits) if v >> (bits - 1) else v for v in words], dtype=np.int64)
+
+    def checksum(self, params):
+        """Sum mod 2**32 of the low 32 bits of every weight word and of every bias (unsigned)."""
+        wmask = (1 << self.cfg.w_fmt.total) - 1
+        total = 0
+        for l, (w, b) in enumerate(params):
+            total += sum(word & 0xFFFFFFFF for word in self.weight_words(l, w))
+            total += sum(int(v) & wmask for v in b)
+        return total & 0xFFFFFFFF
+
     def act_codes(self, words, n):
         """Signed codes from activation-buffer words."""
         bits = self.cfg.a_fmt.total
@@ -132,6 +164,7 @@ class TaxoNN(wiring.Component):
             "done": Out(1),
             "cycles": Out(32),
             "pred": Out(range(max(2, cfg.layers[-1]))),
+            "checksum": Out(32),
         })
 
     def elaborate(self, platform):
@@ -240,7 +273,7 @@ class TaxoNN(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.busy.eq(1), count.eq(0), training.eq(self.train),
-                                 label.eq(self.label)]
+                                 label.eq(self.label), self.checksum.eq(0)]
                     begin_layer(0, "FW")
             with m.State("FW"):
                 m.d.comb += fw_issue.eq(1)
@@ -429,10 +462,14 @@ class TaxoNN(wiring.Component):
             gb = requantize_hw(d2, ef, cfg.g_fmt, "nearest", "saturate")
             delta_b = shift_round_hw(gb, shift, cfg.rounding, rand[P] if rand else None)
             new_b = overflow_hw(b2 - delta_b, cfg.w_fmt, "saturate")
+            w_new_word = Cat(*new_w)
+            b_new_bits = Signal(wbits)
+            m.d.comb += b_new_bits.eq(new_b)
+            m.d.sync += self.checksum.eq(self.checksum + w_new_word[:32] + Mux(first2w, b_new_bits, 0))
             with m.Switch(lay2w):
                 for l in range(L):
                     with m.Case(l):
-                        m.d.comb += [w_wr[l].addr.eq(waddr2), w_wr[l].data.eq(Cat(*new_w)),
+                        m.d.comb += [w_wr[l].addr.eq(waddr2), w_wr[l].data.eq(w_new_word),
                                      w_wr[l].en.eq(1)]
                         with m.If(first2w):
                             m.d.comb += [b_wr[l].addr.eq(row2w), b_wr[l].data.eq(new_b),

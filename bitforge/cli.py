@@ -123,6 +123,27 @@ def _cmd_simulate_block(args):
     return 0 if report["passed"] else 1
 
 
+def _cmd_simulate_taxonn(args):
+    from models.datasets import load_dataset
+    from models.taxonn import TaxoNNConfig
+    from sim.taxonn_run import simulate_taxonn
+    from .options import config_from_args
+    dataset = load_dataset(args.dataset, args.data_dir)
+    if args.cfg_layers is None and not args.config:
+        args.cfg_layers = (dataset.features, _DEFAULT_HIDDEN[args.dataset], dataset.classes)
+    cfg = config_from_args(TaxoNNConfig, args)
+    report = simulate_taxonn(cfg, dataset, args.sim, args.out, samples=args.samples, seed=args.seed,
+                             shuffle=not args.no_shuffle, vcd=args.vcd,
+                             progress=lambda msg: _progress(args, msg))
+    verdict = "weights identical to the golden model" if report["passed"] else \
+        f"{report['mismatches']} mismatches; first: {report['first_mismatch']}"
+    text = (f"{report['samples']} training steps on {args.sim}: {verdict}; {report['cycles']} cycles "
+            f"(model {report['cycles_model']}), {report['cycles_per_s']:.0f} cycles/s; RTL-trained test "
+            f"accuracy {100 * report.get('test_accuracy', float('nan')):.2f}%; wrote {Path(args.out) / 'sim.json'}")
+    _emit(args, report, text)
+    return 0 if report["passed"] else 1
+
+
 # -- train ------------------------------------------------------------------
 
 _DEFAULT_HIDDEN = {"digits": 32, "mnist": 100}
@@ -173,6 +194,7 @@ def _block_parsers(parent, common):
 
 
 def build_parser():
+    from models.taxonn import TaxoNNConfig
     from .options import add_config_options
     parser = argparse.ArgumentParser(prog="bitforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"bitforge {__version__}")
@@ -187,7 +209,6 @@ def build_parser():
         p.add_argument("--out", required=True, metavar="DIR", help="output directory")
         p.set_defaults(func=_cmd_generate_block)
 
-    from models.taxonn import TaxoNNConfig
     gen_tx = gen_sub.add_parser("taxonn", parents=[common], help="the TaxoNN training accelerator")
     add_config_options(gen_tx, TaxoNNConfig)
     gen_tx.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -220,6 +241,18 @@ def build_parser():
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="DIR", help="output directory")
     t.set_defaults(func=_cmd_train_taxonn)
+
+    sim_tx = sim_sub.add_parser("taxonn", parents=[common], help="train TaxoNN on the RTL")
+    add_config_options(sim_tx, TaxoNNConfig)
+    sim_tx.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    sim_tx.add_argument("--samples", type=int, default=200, metavar="N", help="training steps (default 200)")
+    sim_tx.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    sim_tx.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
+    sim_tx.add_argument("--data-dir", metavar="DIR", help="dataset directory (default $BITFORGE_DATA)")
+    sim_tx.add_argument("--no-shuffle", action="store_true", help="step i uses training sample i mod N")
+    sim_tx.add_argument("--vcd", metavar="FILE", help="write the waveform here")
+    sim_tx.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    sim_tx.set_defaults(func=_cmd_simulate_taxonn)
 
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")

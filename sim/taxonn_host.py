@@ -128,9 +128,11 @@ def training_job(golden, xs, labels, *, check_every=1):
         layout.append({"w_sel": mp.sel_weights(l), "w_words": cfg.layers[l + 1] * mp.chunks[l],
                        "b_sel": mp.sel_bias(l), "b_words": cfg.layers[l + 1]})
     job["layout"] = layout
+    job["expected_checksums"] = []
     for step, (x, y) in enumerate(zip(xs, labels)):
         result = golden.step(x, y)
         job["expected_preds"].append(result.prediction)
+        job["expected_checksums"].append(mp.checksum(golden.params))
         if (step + 1) % check_every == 0 or step == len(xs) - 1:
             job["checks"][str(step)] = [
                 {"w": mp.weight_words(l, w), "b": [int(v) & ((1 << cfg.w_fmt.total) - 1) for v in b]}
@@ -138,9 +140,12 @@ def training_job(golden, xs, labels, *, check_every=1):
     return job
 
 
-def check_training_step(job, step, pred, cycles, params):
+def check_training_step(job, step, pred, cycles, params, checksum=None):
     """Problems after training step ``step`` (list of messages, first divergence first)."""
     problems = []
+    if checksum is not None and checksum != job["expected_checksums"][step]:
+        problems.append(f"step {step}: parameter checksum expected {job['expected_checksums'][step]:#010x}, "
+                        f"got {checksum:#010x}")
     if cycles != job["expected_cycles"]:
         problems.append(f"step {step}: cycles expected {job['expected_cycles']}, got {cycles}")
     if pred != job["expected_preds"][step]:
@@ -198,13 +203,13 @@ def run_training_amaranth(dut, job):
                 await ctx.tick()
             else:
                 raise AssertionError(f"step {step}: done never rose within {bound} cycles")
-            pred, cycles = ctx.get(dut.pred), ctx.get(dut.cycles)
+            pred, cycles, checksum = ctx.get(dut.pred), ctx.get(dut.cycles), ctx.get(dut.checksum)
             params = []
             if str(step) in job["checks"]:
                 for lay in job["layout"]:
                     params.append({"w": await read_all(lay["w_sel"], lay["w_words"]),
                                    "b": await read_all(lay["b_sel"], lay["b_words"])})
-            problems.extend(check_training_step(job, step, pred, cycles, params))
+            problems.extend(check_training_step(job, step, pred, cycles, params, checksum))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

@@ -53,7 +53,7 @@ async def taxonn_training(dut):
 
     for sel, addr, data in job["loads"]:
         await write(sel, addr, data)
-    problems, cycles_seen = [], []
+    problems, cycles_seen, read = [], [], []
     bound_ns = (10 * job["expected_cycles"] + 100) * PERIOD_NS
     for step, (writes, label) in enumerate(zip(job["inputs"], job["labels"])):
         for sel, addr, data in writes:
@@ -66,17 +66,17 @@ async def taxonn_training(dut):
         await First(RisingEdge(dut.done), Timer(bound_ns, unit="ns"))
         assert int(dut.done.value) == 1, f"step {step}: done never rose within {bound_ns // PERIOD_NS} cycles"
         await FallingEdge(dut.clk)
-        pred, cycles = int(dut.pred.value), int(dut.cycles.value)
+        pred, cycles, checksum = int(dut.pred.value), int(dut.cycles.value), int(dut.checksum.value)
         cycles_seen.append(cycles)
         read = []
         if str(step) in job["checks"]:
             for lay in job["layout"]:
                 read.append({"w": await read_all(lay["w_sel"], lay["w_words"]),
                              "b": await read_all(lay["b_sel"], lay["b_words"])})
-        problems.extend(check_training_step(job, step, pred, cycles, read))
+        problems.extend(check_training_step(job, step, pred, cycles, read, checksum))
     first = problems[0] if problems else None
     if params.get("report"):
         with open(params["report"], "w") as f:
             json.dump({"steps": len(job["labels"]), "mismatches": len(problems),
-                       "first_mismatch": first, "cycles": cycles_seen}, f)
+                       "first_mismatch": first, "cycles": cycles_seen, "final_params": read}, f)
     assert not problems, f"{len(problems)} mismatches; first: {first}"

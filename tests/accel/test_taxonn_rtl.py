@@ -107,7 +107,12 @@ def test_training_checker_catches_a_one_lsb_difference():
     hw = TaxoNNConfig(layers=(64, 12, 10), pes=4)
     model = TaxoNNConfig(layers=(64, 12, 10), pes=4, lfsr_seed=2)
     mismatches, first = run_training_amaranth(TaxoNN(hw), training_job(TaxoNNGolden(model), *_steps(2)))
-    assert mismatches > 0 and first.startswith("step 0, layer 1, update phase, weight word")
+    assert mismatches > 1 and first.startswith("step 0: parameter checksum expected")
+    job = training_job(TaxoNNGolden(model), *_steps(2))
+    from sim.taxonn_host import check_training_step
+    problems = check_training_step(job, 0, job["expected_preds"][0], job["expected_cycles"],
+                                   [{"w": [0] * len(c["w"]), "b": c["b"]} for c in job["checks"]["0"]])
+    assert problems and problems[0].startswith("step 0, layer 1, update phase, weight word 0: expected")
 
 
 @pytest.mark.rtl

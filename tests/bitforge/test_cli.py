@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bitforge import __version__
@@ -121,3 +122,18 @@ def test_generate_taxonn(capsys, tmp_path):
     code, out, _ = run(capsys, "generate", "taxonn", "--config", str(tmp_path / "config.json"),
                        "--out", str(tmp_path / "again"), "--json")
     assert code == 0 and json.loads(out)["config"] == manifest["config"]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("samples", [3, 25])  # full per-step read-back, then checksum + final compare
+def test_simulate_taxonn(capsys, tmp_path, simulator, samples):
+    code, out, _ = run(capsys, "simulate", "taxonn", "--sim", simulator, "--samples", str(samples),
+                       "--layers", "64,10,10", "--pes", "4", "--out", str(tmp_path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["passed"] and report["mismatches"] == 0
+    assert report["first_mismatch"] is None and report["cycles"] == report["cycles_model"]
+    for key in ("simulator", "samples", "cycles", "cycles_model", "wall_s", "cycles_per_s", "test_accuracy"):
+        assert key in report
+    with np.load(tmp_path / "weights.npz") as w, np.load(tmp_path / "init.npz") as i:
+        assert sorted(w) == sorted(i) == ["W1", "W2", "b1", "b2"]
+        assert not np.array_equal(w["W1"], i["W1"])
