@@ -76,7 +76,7 @@ def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_roo
     from accel.blocks import build_block
     from bitforge.fsio import ensure_dir, atomic_write_json
     from sim.vectors import block_vectors, compare_outputs, MIN_RANDOM
-    out = ensure_dir(out_dir)
+    out = ensure_dir(out_dir).resolve()  # the testbench runs in the build directory
     vectors = block_vectors(block, cfg, seed=seed, n_random=n_random or MIN_RANDOM)
     t0 = time.monotonic()
     if sim == "amaranth":

@@ -29,7 +29,7 @@ def simulate_taxonn(cfg, dataset, sim, out_dir, *, samples=200, seed=0, shuffle=
     if dataset.features != cfg.layers[0] or cfg.layers[-1] != dataset.classes:
         raise ValueError(f"layers {','.join(map(str, cfg.layers))} do not fit {dataset.name}: "
                          f"it needs {dataset.features} inputs and {dataset.classes} outputs")
-    out = ensure_dir(out_dir)
+    out = ensure_dir(out_dir).resolve()  # the testbench runs in the build directory
     say = progress or (lambda message: None)
     golden = TaxoNNGolden(cfg)
     init = [(w.copy(), b.copy()) for w, b in golden.params]

@@ -137,3 +137,11 @@ def test_simulate_taxonn(capsys, tmp_path, simulator, samples):
     with np.load(tmp_path / "weights.npz") as w, np.load(tmp_path / "init.npz") as i:
         assert sorted(w) == sorted(i) == ["W1", "W2", "b1", "b2"]
         assert not np.array_equal(w["W1"], i["W1"])
+
+
+@pytest.mark.rtl
+def test_relative_output_directory(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "simulate", "block", "mulround", "--a-fmt", "4.2", "--b-fmt", "4.2",
+                       "--sim", "icarus", "--out", "rel/out")
+    assert code == 0 and (tmp_path / "rel" / "out" / "sim.json").exists()
