@@ -218,14 +218,21 @@ class TaxoNN(wiring.Component):
             for port in host_rd:
                 m.d.comb += port.addr.eq(self.mem_addr)
 
-        # -- shared multipliers ---------------------------------------------
+        # -- multipliers: one shared array (TaxoNN) or one per phase (baseline)
         xw = max(wbits, abits, ebits)
         yw = max(abits + 1, ebits)
-        mx = [Signal(signed(xw), name=f"mx{k}") for k in range(P)]
-        my = [Signal(signed(yw), name=f"my{k}") for k in range(P)]
-        prod = [Signal(signed(xw + yw), name=f"mul{k}") for k in range(P)]
-        for k in range(P):
-            m.d.comb += prod[k].eq(mx[k] * my[k])
+        arrays = {}
+
+        def multipliers(phase):
+            key = "shared" if cfg.multipliers == "shared" else phase
+            if key not in arrays:
+                mx = [Signal(signed(xw), name=f"mx_{key}{k}") for k in range(P)]
+                my = [Signal(signed(yw), name=f"my_{key}{k}") for k in range(P)]
+                prod = [Signal(signed(xw + yw), name=f"mul_{key}{k}") for k in range(P)]
+                for k in range(P):
+                    m.d.comb += prod[k].eq(mx[k] * my[k])
+                arrays[key] = (mx, my, prod)
+            return arrays[key]
 
         # -- LFSR bank for the learning-rate shifter ------------------------
         rand = None
@@ -379,6 +386,7 @@ class TaxoNN(wiring.Component):
         fw1 = Signal()
         m.d.sync += fw1.eq(fw_issue)
         fw_prods = [Signal(signed(wbits + abits), name=f"fwp{k}") for k in range(P)]
+        mx, my, prod = multipliers("fw")
         with m.If(fw1):
             for k in range(P):
                 m.d.comb += [mx[k].eq(w_lanes[k]), my[k].eq(a_lanes[k])]
@@ -436,6 +444,7 @@ class TaxoNN(wiring.Component):
         m.d.comb += d_cur.eq(Mux(first1, d_sel, d_row))
         with m.If(bwu1 & first1):
             m.d.sync += d_row.eq(d_sel)
+        mx, my, prod = multipliers("bw")
         with m.If(bwu1 & (lay1 != 0)):  # BW: e[cP+k] += W[i, cP+k] * d_i
             e_old = lanes(e_rd.data, accb)
             e_new = []
@@ -451,6 +460,7 @@ class TaxoNN(wiring.Component):
         m.d.sync += [wu2.eq(bwu1), first2w.eq(first1), lay2w.eq(lay1), waddr2.eq(waddr1),
                      row2w.eq(row1), w2.eq(w_word), a2.eq(a_word), d2.eq(d_cur), b2.eq(bias)]
         shift = gf + cfg.lr_shift - wf
+        mx, my, prod = multipliers("wu")
         with m.If(wu2):
             m.d.comb += lfsr_en.eq(1)
             new_w = []
@@ -488,6 +498,7 @@ class TaxoNN(wiring.Component):
             eq2 = [Signal(signed(ebits), name=f"eq{k}") for k in range(P)]
             p2 = [Signal(signed(abits), name=f"dp{k}") for k in range(P)]
             m.d.sync += [der2.eq(der1), lay2d.eq(lay1), chunk2d.eq(chunk1)]
+            mx, my, prod = multipliers("deriv")
             with m.If(der1):  # p = rq(a (1 - a))
                 for k in range(P):
                     m.d.comb += [mx[k].eq(a_lanes[k]), my[k].eq((1 << af) - a_lanes[k])]

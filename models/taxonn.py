@@ -55,7 +55,7 @@ from quant import (FixedFormat, LFSRBank, PWLActivation, quantize, requantize, s
                    dequantize)
 from ._config import ConfigMixin, check_choice, check_int
 
-__all__ = ["TaxoNNConfig", "TaxoNNGolden", "StepResult", "schedule", "update_draws",
+__all__ = ["TaxoNNConfig", "TaxoNNGolden", "baseline_config", "StepResult", "schedule", "update_draws",
            "init_params", "FW_DRAIN", "ERR_DRAIN", "BWU_DRAIN", "DERIV_DRAIN"]
 
 #: Pipeline drain cycles per phase (the RTL's pipeline depths).
@@ -97,6 +97,10 @@ class TaxoNNConfig(ConfigMixin):
         Seed of the stochastic-rounding LFSR bank.
     init_seed : int
         Seed of the initial weights.
+    multipliers : {"shared", "dedicated"}
+        Hardware only: one set of P multipliers time-multiplexed over every
+        phase (TaxoNN), or a dedicated array per phase (the comparison baseline;
+        same schedule and arithmetic, more multipliers).
     """
 
     layers: tuple = (64, 32, 10)
@@ -112,6 +116,7 @@ class TaxoNNConfig(ConfigMixin):
     rounding: str = "stochastic"
     lfsr_seed: int = 1
     init_seed: int = 0
+    multipliers: str = "shared"
 
     def __post_init__(self):
         self._coerce_formats()
@@ -125,6 +130,7 @@ class TaxoNNConfig(ConfigMixin):
         check_choice("hidden_activation", self.hidden_activation, ("relu", "sigmoid"))
         check_choice("output", self.output, ("sigmoid", "linear"))
         check_choice("rounding", self.rounding, ("nearest", "stochastic"))
+        check_choice("multipliers", self.multipliers, ("shared", "dedicated"))
         check_int("lr_shift", self.lr_shift, 0, 32)
         check_int("lfsr_seed", self.lfsr_seed, 0, 2**32 - 1)
         check_int("init_seed", self.init_seed, 0, 2**32 - 1)
@@ -169,6 +175,14 @@ class TaxoNNConfig(ConfigMixin):
     @property
     def sigmoid(self):
         return PWLActivation("sigmoid", self.a_fmt, self.a_fmt)
+
+
+def baseline_config(cfg):
+    """The comparison baseline of ``cfg``: dedicated multiplier arrays per phase, 16-bit arithmetic."""
+    import dataclasses
+    return dataclasses.replace(cfg, multipliers="dedicated", w_fmt=FixedFormat(16, 14),
+                               a_fmt=FixedFormat(16, 12), e_fmt=FixedFormat(16, 14),
+                               g_fmt=FixedFormat(20, 18), acc_bits=0)
 
 
 def init_params(cfg):

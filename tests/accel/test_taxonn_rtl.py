@@ -7,7 +7,7 @@ import pytest
 
 from accel.taxonn import TaxoNN
 from models.datasets import load_digits, sample_order
-from models.taxonn import TaxoNNConfig, TaxoNNGolden
+from models.taxonn import TaxoNNConfig, TaxoNNGolden, baseline_config
 from sim.runner import run_cocotb
 from sim.taxonn_host import (inference_job, check_inference, run_inference_amaranth,
                               training_job, run_training_amaranth)
@@ -41,6 +41,7 @@ AMARANTH_CONFIGS = [
     TaxoNNConfig(layers=(64, 7, 10), pes=1, output="linear", w_fmt="8.6", a_fmt="8.4"),
 ]
 RTL_CONFIGS = [_random_config(s) for s in range(6)] + [
+    baseline_config(TaxoNNConfig(layers=(64, 13, 10), pes=4)),
     TaxoNNConfig(layers=(64, 32, 10), pes=16, w_fmt="16.14", a_fmt="16.12", e_fmt="16.14", g_fmt="20.18"),
 ]
 
@@ -84,6 +85,7 @@ def test_checker_reports_first_divergence():
 
 
 TRAIN_AMARANTH = [
+    baseline_config(TaxoNNConfig(layers=(64, 6, 5, 10), pes=2, hidden_activation="sigmoid")),
     TaxoNNConfig(layers=(64, 12, 10), pes=4, rounding="nearest"),
     TaxoNNConfig(layers=(64, 12, 10), pes=4),
     TaxoNNConfig(layers=(64, 9, 5, 10), pes=3, hidden_activation="sigmoid"),
