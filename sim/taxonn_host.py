@@ -70,46 +70,65 @@ def check_inference(job, results):
 
 def run_inference_amaranth(dut, job):
     """Drive ``job`` through a `accel.taxonn.TaxoNN` in Amaranth's simulator; return the results."""
-    from amaranth.sim import Simulator
     results = []
-    bound = 10 * job["expected_cycles"] + 100
 
     async def bench(ctx):
-        async def write(sel, addr, data):
-            ctx.set(dut.mem_sel, sel)
-            ctx.set(dut.mem_addr, addr)
-            ctx.set(dut.mem_wdata, data)
-            ctx.set(dut.mem_we, 1)
-            await ctx.tick()
-            ctx.set(dut.mem_we, 0)
+        host = _AmaranthHost(ctx, dut)
         for sel, addr, data in job["loads"]:
-            await write(sel, addr, data)
-        for writes in job["inputs"]:
+            await host.write(sel, addr, data)
+        for s, writes in enumerate(job["inputs"]):
             for sel, addr, data in writes:
-                await write(sel, addr, data)
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            for _ in range(bound):
-                if ctx.get(dut.done):
-                    break
-                await ctx.tick()
-            else:
-                raise AssertionError(f"done never rose within {bound} cycles")
+                await host.write(sel, addr, data)
+            await host.run(10 * job["expected_cycles"] + 100, f"sample {s}")
             pred, cycles = ctx.get(dut.pred), ctx.get(dut.cycles)
-            words = []
-            for a in range(job["out_words"]):
-                ctx.set(dut.mem_sel, job["out_sel"])
-                ctx.set(dut.mem_addr, a)
-                await ctx.tick()
-                words.append(ctx.get(dut.mem_rdata))
-            results.append((words, pred, cycles))
+            results.append((await host.read(job["out_sel"], job["out_words"]), pred, cycles))
 
+    _simulate(dut, bench)
+    return results
+
+
+class _AmaranthHost:
+    """The host interface driven from an Amaranth testbench context."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+
+    async def write(self, sel, addr, data):
+        ctx, dut = self.ctx, self.dut
+        ctx.set(dut.mem_sel, sel)
+        ctx.set(dut.mem_addr, addr)
+        ctx.set(dut.mem_wdata, data)
+        ctx.set(dut.mem_we, 1)
+        await ctx.tick()
+        ctx.set(dut.mem_we, 0)
+
+    async def read(self, sel, count):
+        words = []
+        for addr in range(count):
+            self.ctx.set(self.dut.mem_sel, sel)
+            self.ctx.set(self.dut.mem_addr, addr)
+            await self.ctx.tick()
+            words.append(self.ctx.get(self.dut.mem_rdata))
+        return words
+
+    async def run(self, bound, what):
+        ctx, dut = self.ctx, self.dut
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for _ in range(bound):
+            if ctx.get(dut.done):
+                return
+            await ctx.tick()
+        raise AssertionError(f"{what}: done never rose within {bound} cycles")
+
+
+def _simulate(dut, bench):
+    from amaranth.sim import Simulator
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    return results
 
 
 def training_job(golden, xs, labels, *, check_every=1):
@@ -165,54 +184,25 @@ def check_training_step(job, step, pred, cycles, params, checksum=None):
 
 def run_training_amaranth(dut, job):
     """Drive a training job in Amaranth's simulator; return ``(mismatches, first)``."""
-    from amaranth.sim import Simulator
     problems = []
-    bound = 10 * job["expected_cycles"] + 100
 
     async def bench(ctx):
-        async def write(sel, addr, data):
-            ctx.set(dut.mem_sel, sel)
-            ctx.set(dut.mem_addr, addr)
-            ctx.set(dut.mem_wdata, data)
-            ctx.set(dut.mem_we, 1)
-            await ctx.tick()
-            ctx.set(dut.mem_we, 0)
-
-        async def read_all(sel, n):
-            words = []
-            for a in range(n):
-                ctx.set(dut.mem_sel, sel)
-                ctx.set(dut.mem_addr, a)
-                await ctx.tick()
-                words.append(ctx.get(dut.mem_rdata))
-            return words
-
+        host = _AmaranthHost(ctx, dut)
         for sel, addr, data in job["loads"]:
-            await write(sel, addr, data)
+            await host.write(sel, addr, data)
         for step, (writes, label) in enumerate(zip(job["inputs"], job["labels"])):
             for sel, addr, data in writes:
-                await write(sel, addr, data)
+                await host.write(sel, addr, data)
             ctx.set(dut.label, label)
             ctx.set(dut.train, 1)
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            for _ in range(bound):
-                if ctx.get(dut.done):
-                    break
-                await ctx.tick()
-            else:
-                raise AssertionError(f"step {step}: done never rose within {bound} cycles")
+            await host.run(10 * job["expected_cycles"] + 100, f"step {step}")
             pred, cycles, checksum = ctx.get(dut.pred), ctx.get(dut.cycles), ctx.get(dut.checksum)
             params = []
             if str(step) in job["checks"]:
                 for lay in job["layout"]:
-                    params.append({"w": await read_all(lay["w_sel"], lay["w_words"]),
-                                   "b": await read_all(lay["b_sel"], lay["b_words"])})
+                    params.append({"w": await host.read(lay["w_sel"], lay["w_words"]),
+                                   "b": await host.read(lay["b_sel"], lay["b_words"])})
             problems.extend(check_training_step(job, step, pred, cycles, params, checksum))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     return len(problems), (problems[0] if problems else None)

@@ -14,6 +14,20 @@ def simulator(request):
     return request.param
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_build_dir(tmp_path_factory):
+    """Simulator builds made through the CLI go to this session's directory, not .bitforge-build."""
+    import os
+    path = tmp_path_factory.mktemp("cli-build")
+    old = os.environ.get("BITFORGE_BUILD_DIR")
+    os.environ["BITFORGE_BUILD_DIR"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["BITFORGE_BUILD_DIR"]
+    else:
+        os.environ["BITFORGE_BUILD_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def build_root(tmp_path_factory):
     """One build cache per test session, so identical designs are built once."""

@@ -1,15 +1,68 @@
 """cocotb testbench modules and their shared helpers.
 
 Testbench modules are imported inside the simulator process; they read their
-parameters with `tb_params` (JSON passed by `sim.runner.run_cocotb`).
+parameters with `tb_params` (JSON passed by `sim.runner.run_cocotb`). The
+``host_*`` coroutines drive the memory-mapped host interface of the
+accelerators (``mem_sel``, ``mem_addr``, ``mem_wdata``, ``mem_we``,
+``mem_rdata``, ``start``, ``done``), changing inputs on falling edges.
 """
 
 import json
 import os
 
-__all__ = ["tb_params"]
+__all__ = ["tb_params", "PERIOD_NS", "clock_and_reset", "host_write", "host_read", "host_run"]
+
+PERIOD_NS = 10
 
 
 def tb_params():
     """The parameters `run_cocotb` passed to this testbench."""
     return json.loads(os.environ.get("BITFORGE_TB_PARAMS", "{}"))
+
+
+async def clock_and_reset(dut, idle_inputs=()):
+    """Start the clock, hold reset for two cycles with ``idle_inputs`` low."""
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge, RisingEdge
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    for name in idle_inputs:
+        getattr(dut, name).value = 0
+    dut.rst.value = 1
+    await RisingEdge(dut.clk)
+    await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
+async def host_write(dut, sel, addr, data):
+    from cocotb.triggers import FallingEdge
+    dut.mem_sel.value = sel
+    dut.mem_addr.value = addr
+    dut.mem_wdata.value = data
+    dut.mem_we.value = 1
+    await FallingEdge(dut.clk)
+    dut.mem_we.value = 0
+
+
+async def host_read(dut, sel, count):
+    """Words 0 .. count-1 of memory ``sel``."""
+    from cocotb.triggers import FallingEdge
+    words = []
+    for addr in range(count):
+        dut.mem_sel.value = sel
+        dut.mem_addr.value = addr
+        await FallingEdge(dut.clk)
+        words.append(int(dut.mem_rdata.value))
+    return words
+
+
+async def host_run(dut, bound_cycles, what):
+    """Pulse ``start`` and wait for ``done`` with one trigger; fail after ``bound_cycles``."""
+    from cocotb.triggers import FallingEdge, RisingEdge, Timer, First
+    dut.start.value = 1
+    await FallingEdge(dut.clk)
+    dut.start.value = 0
+    await First(RisingEdge(dut.done), Timer(bound_cycles * PERIOD_NS, unit="ns"))
+    assert int(dut.done.value) == 1, f"{what}: done never rose within {bound_cycles} cycles"
+    await FallingEdge(dut.clk)

@@ -8,13 +8,9 @@ memories and waits for ``done`` (one trigger per sample, bounded in time).
 import json
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge, Timer, First
 
-from sim.tb import tb_params
+from sim.tb import tb_params, clock_and_reset, host_write, host_read, host_run
 from sim.taxonn_host import check_inference
-
-PERIOD_NS = 10
 
 
 @cocotb.test()
@@ -22,44 +18,16 @@ async def taxonn_inference(dut):
     params = tb_params()
     with open(params["job"]) as f:
         job = json.load(f)
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    dut.mem_we.value = 0
-    dut.start.value = 0
-    dut.rst.value = 1
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-
-    async def write(sel, addr, data):
-        dut.mem_sel.value = sel
-        dut.mem_addr.value = addr
-        dut.mem_wdata.value = data
-        dut.mem_we.value = 1
-        await FallingEdge(dut.clk)
-        dut.mem_we.value = 0
-
+    await clock_and_reset(dut, ("mem_we", "start", "train"))
     for sel, addr, data in job["loads"]:
-        await write(sel, addr, data)
+        await host_write(dut, sel, addr, data)
     results = []
-    bound_ns = (10 * job["expected_cycles"] + 100) * PERIOD_NS
     for s, writes in enumerate(job["inputs"]):
         for sel, addr, data in writes:
-            await write(sel, addr, data)
-        dut.start.value = 1
-        await FallingEdge(dut.clk)
-        dut.start.value = 0
-        fired = await First(RisingEdge(dut.done), Timer(bound_ns, unit="ns"))
-        assert fired is not None and int(dut.done.value) == 1, \
-            f"sample {s}: done never rose within {bound_ns // PERIOD_NS} cycles"
-        await FallingEdge(dut.clk)
+            await host_write(dut, sel, addr, data)
+        await host_run(dut, 10 * job["expected_cycles"] + 100, f"sample {s}")
         pred, cycles = int(dut.pred.value), int(dut.cycles.value)
-        words = []
-        for a in range(job["out_words"]):
-            dut.mem_sel.value = job["out_sel"]
-            dut.mem_addr.value = a
-            await FallingEdge(dut.clk)
-            words.append(int(dut.mem_rdata.value))
+        words = await host_read(dut, job["out_sel"], job["out_words"])
         results.append((words, pred, cycles))
     mismatches, first = check_inference(job, results)
     if params.get("report"):
