@@ -57,12 +57,26 @@ async def host_read(dut, sel, count):
     return words
 
 
-async def host_run(dut, bound_cycles, what):
-    """Pulse ``start`` and wait for ``done`` with one trigger; fail after ``bound_cycles``."""
+async def host_run(dut, bound_cycles, what, expected_cycles=None):
+    """Pulse ``start`` and wait until the run is over; fail after ``bound_cycles``.
+
+    With ``expected_cycles`` (the golden model's count) the wait is one
+    `Timer` of that length, then ``busy`` and the sticky ``cycles`` output
+    say whether the run ended (a shorter or longer run still shows up in
+    ``cycles``); only a run still busy falls back to waiting for ``done``.
+    A Timer costs the simulator nothing per cycle, unlike an edge trigger.
+    """
     from cocotb.triggers import FallingEdge, RisingEdge, Timer, First
     dut.start.value = 1
     await FallingEdge(dut.clk)
     dut.start.value = 0
+    if expected_cycles is not None:
+        # land mid-cycle, then re-synchronize on a falling edge: a Timer that ends on an
+        # edge's time step would let the next write's edge wait finish in that same step
+        await Timer((expected_cycles + 1) * PERIOD_NS + PERIOD_NS // 4, unit="ns")
+        await FallingEdge(dut.clk)
+        if not int(dut.busy.value):
+            return
     await First(RisingEdge(dut.done), Timer(bound_cycles * PERIOD_NS, unit="ns"))
     assert int(dut.done.value) == 1, f"{what}: done never rose within {bound_cycles} cycles"
     await FallingEdge(dut.clk)

@@ -25,7 +25,7 @@ async def taxonn_inference(dut):
     for s, writes in enumerate(job["inputs"]):
         for sel, addr, data in writes:
             await host_write(dut, sel, addr, data)
-        await host_run(dut, 10 * job["expected_cycles"] + 100, f"sample {s}")
+        await host_run(dut, 10 * job["expected_cycles"] + 100, f"sample {s}", job["expected_cycles"])
         pred, cycles = int(dut.pred.value), int(dut.cycles.value)
         words = await host_read(dut, job["out_sel"], job["out_words"])
         results.append((words, pred, cycles))

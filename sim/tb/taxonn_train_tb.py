@@ -29,7 +29,7 @@ async def taxonn_training(dut):
             await host_write(dut, sel, addr, data)
         dut.label.value = label
         dut.train.value = 1
-        await host_run(dut, 10 * job["expected_cycles"] + 100, f"step {step}")
+        await host_run(dut, 10 * job["expected_cycles"] + 100, f"step {step}", job["expected_cycles"])
         pred, cycles, checksum = int(dut.pred.value), int(dut.cycles.value), int(dut.checksum.value)
         cycles_seen.append(cycles)
         read = []
