@@ -255,7 +255,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     optimize : bool
         Verilator only: compile the model with ``-O3`` (slower build, 2-3x faster runs).
     waves : bool
-        Record a waveform (VCD for Verilator, FST for Icarus) in the build directory.
+        Record a VCD waveform (``dump.vcd``) in the build directory; Verilator only.
 
     Returns
     -------
@@ -271,6 +271,10 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     args = _build_args(sim, optimize, build_args)
     root = Path(build_root) if build_root is not None else default_build_root()
     sources = _sources_for(design, toplevel)
+    if waves and sim == "icarus":
+        # cocotb's Icarus dump module needs SystemVerilog, which -g2005 rules out, and
+        # its runner passes vvp `-none` unless it built that module.
+        raise ValueError("waveforms are recorded on Verilator only; rerun with --sim verilator")
     digest = hashlib.sha256(json.dumps(
         [sim, toplevel, args, waves, [text for _, text in sources]]).encode()).hexdigest()[:16]
     build_dir = (root / f"{name or toplevel}-{sim}-{digest}").resolve()

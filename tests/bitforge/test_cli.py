@@ -7,6 +7,7 @@ import pytest
 
 from bitforge import __version__
 from bitforge.cli import main
+from sim.runner import simulator_status
 
 
 def run(capsys, *argv):
@@ -145,3 +146,18 @@ def test_relative_output_directory(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "simulate", "block", "mulround", "--a-fmt", "4.2", "--b-fmt", "4.2",
                        "--sim", "icarus", "--out", "rel/out")
     assert code == 0 and (tmp_path / "rel" / "out" / "sim.json").exists()
+
+
+@pytest.mark.rtl
+def test_simulate_taxonn_writes_a_vcd(capsys, tmp_path):
+    if not simulator_status("verilator")[0]:
+        pytest.skip(simulator_status("verilator")[1])
+    vcd = tmp_path / "run.vcd"
+    code, out, _ = run(capsys, "simulate", "taxonn", "--sim", "verilator", "--samples", "1",
+                       "--layers", "64,4,10", "--pes", "8", "--vcd", str(vcd), "--out", str(tmp_path / "o"), "--json")
+    assert code == 0 and json.loads(out)["vcd"] == str(vcd)
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and " busy " in text
+    code, _, err = run(capsys, "simulate", "taxonn", "--sim", "icarus", "--samples", "1", "--layers", "64,4,10",
+                       "--vcd", str(tmp_path / "i.vcd"), "--out", str(tmp_path / "i"))
+    assert code == 2 and "waveforms are recorded on Verilator only" in err

@@ -10,6 +10,9 @@ def test_atomic_write_leaves_no_temporary(tmp_path):
     atomic_write_json(tmp_path / "b.json", {"x": 1})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.json"]
     assert (tmp_path / "b.json").read_text() == '{\n  "x": 1\n}\n'
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
