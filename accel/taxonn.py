@@ -42,11 +42,17 @@ from ._fixed import requantize_hw, shift_round_hw, overflow_hw
 from .lfsr import LFSR
 from .ternary_dot import adder_tree
 
-__all__ = ["TaxoNN", "MemoryMap"]
+__all__ = ["TaxoNN", "MemoryMap", "unpack_lanes"]
 
 
 def _ceil_div(a, b):
     return -(-a // b)
+
+
+def unpack_lanes(words, bits, lanes):
+    """Signed ``bits``-wide fields of each word, lane 0 in the low bits, in order."""
+    mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+    return [((word >> (p * bits)) & mask ^ sign) - sign for word in words for p in range(lanes)]
 
 
 class MemoryMap:
@@ -100,22 +106,13 @@ class MemoryMap:
     def weight_codes(self, l, words):
         """Inverse of `weight_words`: the (n_out, n_in) int64 code matrix."""
         import numpy as np
-        bits = self.cfg.w_fmt.total
         n_in, n_out = self.cfg.layers[l], self.cfg.layers[l + 1]
-        out = np.zeros((n_out, n_in), dtype=np.int64)
-        for a, word in enumerate(words):
-            i, c = divmod(a, self.chunks[l])
-            for p in range(self.P):
-                j = c * self.P + p
-                if j < n_in:
-                    v = (word >> (p * bits)) & ((1 << bits) - 1)
-                    out[i, j] = v - (1 << bits) if v >> (bits - 1) else v
-        return out
+        fields = np.array(unpack_lanes(words, self.cfg.w_fmt.total, self.P), dtype=np.int64)
+        return fields.reshape(n_out, self.chunks[l] * self.P)[:, :n_in]
 
     def bias_codes(self, words):
         import numpy as np
-        bits = self.cfg.w_fmt.total
-        return np.array([v - (1 << bits) if v >> (bits - 1) else v for v in words], dtype=np.int64)
+        return np.array(unpack_lanes(words, self.cfg.w_fmt.total, 1), dtype=np.int64)
 
     def checksum(self, params):
         """Sum mod 2**32 of the low 32 bits of every weight word and of every bias (unsigned)."""
@@ -128,13 +125,7 @@ class MemoryMap:
 
     def act_codes(self, words, n):
         """Signed codes from activation-buffer words."""
-        bits = self.cfg.a_fmt.total
-        out = []
-        for word in words:
-            for p in range(self.P):
-                v = (word >> (p * bits)) & ((1 << bits) - 1)
-                out.append(v - (1 << bits) if v >> (bits - 1) else v)
-        return out[:n]
+        return unpack_lanes(words, self.cfg.a_fmt.total, self.P)[:n]
 
 
 class TaxoNN(wiring.Component):
@@ -276,6 +267,17 @@ class TaxoNN(wiring.Component):
             m.d.sync += [lay.eq(l), row.eq(0), chunk.eq(0), waddr.eq(0), slot.eq(0)]
             m.next = state
 
+        def next_weight_word(drain_cycles, drain_state):
+            """Step to the next (row, chunk) of the layer's weights; drain after the last row."""
+            m.d.sync += waddr.eq(waddr + 1)
+            with m.If(last):
+                m.d.sync += [chunk.eq(0), row.eq(row + 1)]
+                with m.If(row == n_out - 1):
+                    m.d.sync += drain.eq(drain_cycles - 1)
+                    m.next = drain_state
+            with m.Else():
+                m.d.sync += chunk.eq(chunk + 1)
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -284,14 +286,7 @@ class TaxoNN(wiring.Component):
                     begin_layer(0, "FW")
             with m.State("FW"):
                 m.d.comb += fw_issue.eq(1)
-                m.d.sync += waddr.eq(waddr + 1)
-                with m.If(last):
-                    m.d.sync += [chunk.eq(0), row.eq(row + 1)]
-                    with m.If(row == n_out - 1):
-                        m.d.sync += drain.eq(FW_DRAIN - 1)
-                        m.next = "FW_DRAIN"
-                with m.Else():
-                    m.d.sync += chunk.eq(chunk + 1)
+                next_weight_word(FW_DRAIN, "FW_DRAIN")
             with m.State("FW_DRAIN"):
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
@@ -316,14 +311,8 @@ class TaxoNN(wiring.Component):
                 # layers above the first: a BW slot then a WU slot per (row, chunk)
                 with m.If((lay == 0) | slot):
                     m.d.comb += bwu_issue.eq(lay == 0)
-                    m.d.sync += [waddr.eq(waddr + 1), slot.eq(0)]
-                    with m.If(last):
-                        m.d.sync += [chunk.eq(0), row.eq(row + 1)]
-                        with m.If(row == n_out - 1):
-                            m.d.sync += drain.eq(BWU_DRAIN - 1)
-                            m.next = "BWU_DRAIN"
-                    with m.Else():
-                        m.d.sync += chunk.eq(chunk + 1)
+                    m.d.sync += slot.eq(0)
+                    next_weight_word(BWU_DRAIN, "BWU_DRAIN")
                 with m.Else():
                     m.d.comb += bwu_issue.eq(1)
                     m.d.sync += slot.eq(1)

@@ -38,13 +38,8 @@ def inference_job(golden, xs):
 
 
 def _codes(job, words):
-    bits, p = job["a_bits"], job["pes"]
-    out = []
-    for word in words:
-        for k in range(p):
-            v = (word >> (k * bits)) & ((1 << bits) - 1)
-            out.append(v - (1 << bits) if v >> (bits - 1) else v)
-    return out[:job["n_out"]]
+    from accel.taxonn import unpack_lanes
+    return unpack_lanes(words, job["a_bits"], job["pes"])[:job["n_out"]]
 
 
 def check_inference(job, results):
