@@ -92,3 +92,15 @@ def test_missing_source_file(tmp_path):
         pytest.skip("icarus missing")
     with pytest.raises(FileNotFoundError, match="Verilog source .*nope.v' does not exist"):
         run_cocotb([tmp_path / "nope.v"], sim="icarus", test_module="x", build_root=tmp_path)
+
+
+def test_public_ports_only_marks_every_top_port_and_nothing_else():
+    from sim.runner import _public_ports_only
+    text = ("module top(a, b, y);\n  input a;\n  input [3:0] b;\n  output [3:0] y;\n  wire [3:0] t;\n"
+            "endmodule\nmodule sub(x);\n  input x;\nendmodule\n")
+    marked = _public_ports_only(text, "top")
+    assert marked.count("/*verilator public_flat_rw*/") == 3
+    assert "input [3:0] b /*verilator public_flat_rw*/;" in marked
+    assert "module sub(x);\n  input x;\n" in marked
+    # a port whose declaration is not found: keep cocotb's all-public build
+    assert _public_ports_only("module top(a, b);\n  input a;\nendmodule\n", "top") is None
