@@ -1,7 +1,7 @@
 """TaxoNN accelerator (Amaranth), built from `models.taxonn.TaxoNNConfig`.
 
-This revision implements the inference datapath and the host interface; the
-training phases (ERR, BWU, DERIV) of the golden model's schedule come next.
+Inference and online-SGD training (FW, ERR, BWU, DERIV phases of the golden
+model's schedule, cycle for cycle) on P shared multipliers.
 
 Datapath: P multipliers, an adder tree and a row accumulator; per layer a
 weight memory of P-weight words (P banks side by side: word ``i*C + c`` holds

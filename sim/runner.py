@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
-__all__ = ["SIMULATORS", "SimulatorNotFound", "TestResult", "RunResult", "simulator_status",
+__all__ = ["SIMULATORS", "SimulatorNotFound", "VerilogText", "TestResult", "RunResult", "simulator_status",
            "require_simulator", "run_cocotb", "default_build_root", "MIN_VERILATOR"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -193,9 +193,38 @@ def _build_args(sim, optimize, extra):
     return args + list(extra)
 
 
+_ICARUS_VCD_MODULE = """module bitforge_vcd;
+  reg [8*1024-1:0] path;
+  initial if ($value$plusargs("bitforge_vcd=%s", path)) begin
+    $dumpfile(path);
+    $dumpvars(0, {top});
+  end
+endmodule
+"""
+
+
+def _IcarusVcd():
+    """cocotb's Icarus runner with vvp's dump format VCD instead of ``-none``."""
+    from cocotb_tools.runner import Icarus
+
+    class IcarusVcd(Icarus):
+        def _test_command(self):
+            return [["-vcd" if arg == "-none" else arg for arg in cmd] for cmd in super()._test_command()]
+
+    return IcarusVcd()
+
+
+@dataclass(frozen=True)
+class VerilogText:
+    """Generated Verilog handed to `run_cocotb` as text (written into the build directory)."""
+    text: str
+
+
 def _sources_for(design, toplevel):
-    """``[(path or None, text)]``: None for Verilog generated from an Amaranth component."""
+    """``[(path or None, text)]``: None for generated Verilog (a component or `VerilogText`)."""
     from amaranth.lib import wiring
+    if isinstance(design, VerilogText):
+        return [(None, design.text)]
     if isinstance(design, wiring.Component):
         from rtl.verilog import generate_verilog
         return [(None, generate_verilog(design, toplevel))]
@@ -258,14 +287,14 @@ def _parse_results(xml_path):
 
 def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=None,
                build_root=None, build_args=(), optimize=False, waves=False, testcase=None,
-               extra_env=None):
+               extra_env=None, plusargs=()):
     """Build ``design`` for ``sim`` and run the cocotb tests in ``test_module``.
 
     Parameters
     ----------
-    design : amaranth.lib.wiring.Component or path or list of paths
-        An Amaranth component (converted to Verilog with top ``toplevel``), or
-        Verilog files whose top module is ``toplevel``.
+    design : amaranth.lib.wiring.Component or VerilogText or path or list of paths
+        An Amaranth component (converted to Verilog with top ``toplevel``),
+        generated Verilog text, or Verilog files; the top module is ``toplevel``.
     sim : {"verilator", "icarus"}
     test_module : str
         Importable module holding ``@cocotb.test()`` functions.
@@ -279,7 +308,9 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     optimize : bool
         Verilator only: compile the model with ``-O3`` (slower build, 2-3x faster runs).
     waves : bool
-        Record a VCD waveform (``dump.vcd``) in the build directory; Verilator only.
+        Record a VCD waveform (``dump.vcd``) in the build directory.
+    plusargs : sequence of str
+        ``+name=value`` arguments for the simulation run (not part of the build).
 
     Returns
     -------
@@ -300,10 +331,6 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         if all(m is not None for m in marked):
             sources = [(None, m) for m in marked]
             args = args + ["--no-public-flat-rw"]
-    if waves and sim == "icarus":
-        # cocotb's Icarus dump module needs SystemVerilog, which -g2005 rules out, and
-        # its runner passes vvp `-none` unless it built that module.
-        raise ValueError("waveforms are recorded on Verilator only; rerun with --sim verilator")
     digest = hashlib.sha256(json.dumps(
         [sim, toplevel, args, waves, [text for _, text in sources]]).encode()).hexdigest()[:16]
     build_dir = (root / f"{name or toplevel}-{sim}-{digest}").resolve()
@@ -315,8 +342,16 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
             if not path.exists():
                 path.write_text(text)
         paths.append(path)
+    icarus_vcd = waves and sim == "icarus"
+    if icarus_vcd:
+        # cocotb's own Icarus dump module is SystemVerilog (ruled out by -g2005) and
+        # writes FST; this one is Verilog-2005 and writes VCD (see _IcarusVcd)
+        path = build_dir / "bitforge_vcd.v"
+        path.write_text(_ICARUS_VCD_MODULE.format(top=toplevel))
+        paths.append(path)
+        args = args + ["-s", "bitforge_vcd"]
 
-    runner = get_runner(sim)
+    runner = _IcarusVcd() if icarus_vcd else get_runner(sim)
     stamp = build_dir / _STAMP
     timescale = ("1ns", "1ps")
     rebuilt = not (stamp.exists() and stamp.read_text() == digest)
@@ -327,7 +362,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         try:
             with _make_overrides(overrides):
                 runner.build(sources=paths, hdl_toplevel=toplevel, build_args=args, build_dir=build_dir,
-                             timescale=timescale, waves=waves, always=True,
+                             timescale=timescale, waves=waves and not icarus_vcd, always=True,
                              log_file=build_dir / "build.log")
         except (RuntimeError, SystemExit) as e:
             log = (build_dir / "build.log")
@@ -344,8 +379,9 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
                     build_dir=build_dir, test_dir=build_dir, results_xml=str(results_xml),
-                    extra_env=env, waves=waves, timescale=timescale, log_file=log_file,
-                    testcase=testcase)
+                    extra_env=env, waves=waves and not icarus_vcd, timescale=timescale, log_file=log_file,
+                    testcase=testcase,
+                    plusargs=list(plusargs) + ([f"+bitforge_vcd={build_dir / 'dump.vcd'}"] if icarus_vcd else []))
     except SystemExit:
         pass  # cocotb exits on failing tests under pytest; the XML below says which
     run_s = time.monotonic() - t0

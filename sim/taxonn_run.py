@@ -10,13 +10,15 @@ from bitforge.fsio import atomic_write_json, ensure_dir
 from models.datasets import sample_order
 from models.taxonn import TaxoNNGolden, schedule
 from models.taxonn_train import save_params_npz
-from .runner import run_cocotb
+from .runner import run_cocotb, VerilogText
 from .taxonn_host import training_job
+from .taxonn_stream import stream_capacity, stream_verilog, write_stream_files
 
 __all__ = ["simulate_taxonn", "FULL_CHECK_LIMIT"]
 
 #: Runs of at most this many steps read back and compare every parameter after
-#: every step; longer runs compare the per-step checksum and everything at the end.
+#: every step (per-step testbench); longer runs go through the stream harness
+#: (`sim.taxonn_stream`) and compare the per-step checksum and everything at the end.
 FULL_CHECK_LIMIT = 20
 
 
@@ -42,11 +44,21 @@ def simulate_taxonn(cfg, dataset, sim, out_dir, *, samples=200, seed=0, shuffle=
     report_path.unlink(missing_ok=True)
     say(f"building and running the RTL on {sim}")
     t0 = time.monotonic()
-    result = run_cocotb(TaxoNN(cfg), sim=sim, test_module="sim.tb.taxonn_train_tb", name="taxonn",
-                        build_root=build_root, optimize=True, waves=bool(vcd),
-                        params={"job": str(job_path), "report": str(report_path)})
+    tb_params = {"job": str(job_path), "report": str(report_path)}
+    if samples <= FULL_CHECK_LIMIT:
+        stream_files = []
+        result = run_cocotb(TaxoNN(cfg), sim=sim, test_module="sim.tb.taxonn_train_tb", name="taxonn",
+                            build_root=build_root, optimize=True, waves=bool(vcd), params=tb_params)
+    else:
+        plusargs = write_stream_files(job, cfg, out)
+        stream_files = [Path(arg.split("=", 1)[1]) for arg in plusargs]
+        result = run_cocotb(VerilogText(stream_verilog(cfg, stream_capacity(samples))), sim=sim,
+                            test_module="sim.tb.taxonn_stream_tb", name="taxonn-stream",
+                            build_root=build_root, optimize=True, waves=bool(vcd), params=tb_params,
+                            plusargs=plusargs)
     wall = time.monotonic() - t0
-    job_path.unlink(missing_ok=True)
+    for path in [job_path, *stream_files]:
+        path.unlink(missing_ok=True)
     if not report_path.exists():
         raise RuntimeError(f"the {sim} simulation ended without a report: {result.summary()}")
     report = json.loads(report_path.read_text())

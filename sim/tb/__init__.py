@@ -25,7 +25,10 @@ async def clock_and_reset(dut, idle_inputs=()):
     import cocotb
     from cocotb.clock import Clock
     from cocotb.triggers import FallingEdge, RisingEdge
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    # the clock toggles in cocotb's C++ layer, not in a Python coroutine (the default
+    # without COCOTB_TRUST_INERTIAL_WRITES); safe here: inputs change on falling
+    # edges, half a period away from the rising edges that sample them
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start())
     for name in idle_inputs:
         getattr(dut, name).value = 0
     dut.rst.value = 1
