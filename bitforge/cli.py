@@ -171,6 +171,36 @@ def _cmd_train_taxonn(args):
     return _emit(args, metrics, text)
 
 
+#: per-task defaults of `train lstm` (the original's settings where it had one)
+_LSTM_DEFAULTS = {
+    "seq-digits": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.004},
+    "seq-digits-pixel": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.004},
+    "row-mnist": {"hidden": 100, "epochs": 5, "batch": 64, "lr": 0.004},
+    "pixel-mnist": {"hidden": 100, "epochs": 1, "batch": 64, "lr": 0.004},
+    "ptb-char": {"hidden": 256, "epochs": 2, "batch": 64, "lr": 0.002},
+}
+
+
+def _cmd_train_lstm(args):
+    from models.lstm_train import LSTMTrainConfig, train_lstm
+    chosen = dict(_LSTM_DEFAULTS[args.task])
+    for key in ("hidden", "epochs", "batch", "lr"):
+        if getattr(args, key) is not None:
+            chosen[key] = getattr(args, key)
+    cfg = LSTMTrainConfig(task=args.task, weights=args.weights, stochastic=not args.deterministic,
+                          seed=args.seed, seq_len=args.seq_len, checkpoint_every=args.checkpoint_every, **chosen)
+    _progress(args, f"training a {cfg.weights} LSTM (H={cfg.hidden}, "
+                    f"{'deterministic' if args.deterministic else 'stochastic'} quantization) on {cfg.task} "
+                    f"into {args.out}")
+    metrics = train_lstm(cfg, args.out, data_dir=args.data_dir, progress=not args.quiet)
+    figure = "accuracy" if "test_accuracy" in metrics else "bpc"
+    fmt = (lambda v: f"{100 * v:.2f}%") if figure == "accuracy" else (lambda v: f"{v:.4f} BPC")
+    text = (f"{cfg.task} {cfg.weights} H={cfg.hidden}: test {figure} {fmt(metrics[f'test_{figure}'])} "
+            f"(validation {fmt(metrics[f'valid_{figure}'])}); through the hardware arithmetic "
+            f"{fmt(metrics['hardware'][f'test_{figure}'])}; wrote {Path(args.out) / 'metrics.json'} and lstm.npz")
+    return _emit(args, metrics, text)
+
+
 # -- demo -------------------------------------------------------------------
 
 def _cmd_demo(args):
@@ -241,6 +271,27 @@ def build_parser():
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="DIR", help="output directory")
     t.set_defaults(func=_cmd_train_taxonn)
+
+    from models.lstm_tasks import TASKS
+    from models.btlstm import WEIGHTS
+    tl = train_sub.add_parser("lstm", parents=[common], help="a binary/ternary-weight LSTM with batch norm (BT-LSTM)")
+    tl.add_argument("--task", choices=TASKS, default="seq-digits")
+    tl.add_argument("--weights", choices=WEIGHTS, default="ternary")
+    tl.add_argument("--deterministic", action="store_true",
+                    help="quantize deterministically in training too (default: stochastic)")
+    tl.add_argument("--hidden", type=int, metavar="H", help="hidden units (default per task)")
+    tl.add_argument("--epochs", type=int, metavar="N", help="default per task")
+    tl.add_argument("--batch", type=int, metavar="B", help="default per task")
+    tl.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate (default per task)")
+    tl.add_argument("--seq-len", type=int, default=100, metavar="S",
+                    help="characters per truncated-BPTT chunk (ptb-char; default 100)")
+    tl.add_argument("--seed", type=int, default=0)
+    tl.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
+                    help="also checkpoint every N batches (default 200)")
+    tl.add_argument("--data-dir", metavar="DIR", help="dataset directory (default $BITFORGE_DATA)")
+    tl.add_argument("--quiet", action="store_true", help="no progress bar")
+    tl.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    tl.set_defaults(func=_cmd_train_lstm)
 
     sim_tx = sim_sub.add_parser("taxonn", parents=[common], help="train TaxoNN on the RTL")
     add_config_options(sim_tx, TaxoNNConfig)

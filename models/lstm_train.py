@@ -1,0 +1,298 @@
+"""Training runs for the BT-LSTM: the loop behind ``bitforge train lstm``.
+
+A run trains an `models.btlstm.LSTMNet` (Adam, cross-entropy) on one of the
+`models.lstm_tasks` and writes to its output directory:
+
+``checkpoint.pt``
+    Written atomically every ``checkpoint_every`` batches and at the end of
+    every epoch: model, optimizer and quantizer-generator state, the position
+    in the epoch, the carried state of a character model, the best model so
+    far and the history. A run started again with the same arguments resumes
+    from it and ends identical to one never interrupted (same thread count).
+``metrics.json``
+    ``valid_accuracy`` / ``test_accuracy`` (classification) or ``valid_bpc`` /
+    ``test_bpc`` (characters) of the best-validation model, the same figures
+    through the hardware arithmetic (`models.lstm.LSTMGolden`) under
+    ``hardware``, the history, sizes and times.
+``lstm.npz``
+    The best model in the export contract (`models.lstm.LSTMWeights`).
+``loss.png``, ``valid.png``
+    Training loss and validation figure per epoch.
+
+Data order: epoch e shuffles with seed ``(seed, e)``; a character model reads
+the training text as ``batch`` contiguous streams in chunks of ``seq_len``
+steps, carrying the state across chunks (truncated back-propagation). The
+evaluation of a character model runs each split as ``eval_streams``
+contiguous streams with carried state, and counts every predicted character.
+"""
+
+from dataclasses import dataclass
+import io
+import json
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bitforge.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
+from ._config import ConfigMixin, check_int, check_choice
+from .btlstm import LSTMNet, WEIGHTS, fold
+from .lstm import LSTMConfig, LSTMGolden
+from .lstm_tasks import TASKS, load_task
+
+__all__ = ["LSTMTrainConfig", "train_lstm", "evaluate_float", "evaluate_hardware"]
+
+EVAL_STREAMS = 64
+
+
+@dataclass(frozen=True)
+class LSTMTrainConfig(ConfigMixin):
+    """One BT-LSTM training run (see `train_lstm`)."""
+
+    task: str = "seq-digits"
+    weights: str = "ternary"
+    stochastic: bool = True
+    hidden: int = 64
+    epochs: int = 10
+    batch: int = 32
+    lr: float = 0.004
+    seed: int = 0
+    seq_len: int = 100
+    grad_clip: float = 1.0
+    checkpoint_every: int = 200
+
+    def __post_init__(self):
+        check_choice("task", self.task, TASKS)
+        check_choice("weights", self.weights, WEIGHTS)
+        if not isinstance(self.stochastic, bool):
+            raise TypeError(f"`stochastic` must be true or false, not {self.stochastic!r}")
+        check_int("hidden", self.hidden, 1, 16384)
+        check_int("epochs", self.epochs, 1, 100000)
+        check_int("batch", self.batch, 2, 1 << 20)
+        check_int("seed", self.seed, 0, 2**31 - 1)
+        check_int("seq_len", self.seq_len, 1, 1 << 20)
+        check_int("checkpoint_every", self.checkpoint_every, 1, 1 << 30)
+        for name in ("lr", "grad_clip"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                    or not math.isfinite(value):
+                raise ValueError(f"`{name}` must be a positive number, not {value!r}")
+
+
+def _one_hot(codes, n):
+    return F.one_hot(torch.as_tensor(codes), n).to(torch.float32)
+
+
+def _streams(data, n_streams):
+    """``(inputs, targets)`` int arrays (n_streams, L): contiguous streams of the text."""
+    length = (len(data) - 1) // n_streams
+    if length < 1:
+        raise ValueError(f"a text of {len(data)} characters cannot be split into {n_streams} streams")
+    x = data[:n_streams * length].reshape(n_streams, length)
+    y = data[1:n_streams * length + 1].reshape(n_streams, length)
+    return x, y
+
+
+@torch.no_grad()
+def evaluate_float(net, task, split, *, seq_len=100, streams=EVAL_STREAMS):
+    """Accuracy (classification) or bits per character of ``net`` in eval mode on ``split``."""
+    net.eval()
+    if task.kind == "classify":
+        x, y = getattr(task, f"x_{split}"), getattr(task, f"y_{split}")
+        correct = 0
+        for s in range(0, len(x), 1000):
+            logits, _ = net(torch.as_tensor(x[s:s + 1000], dtype=torch.float32))
+            correct += int((logits.argmax(1).numpy() == y[s:s + 1000]).sum())
+        return correct / len(x)
+    xs, ys = _streams(getattr(task, split), streams)
+    state, nats = None, 0.0
+    for s in range(0, xs.shape[1], seq_len):
+        logits, state = net(_one_hot(xs[:, s:s + seq_len], task.classes), state)
+        nats += F.cross_entropy(logits.reshape(-1, task.classes).double(),
+                                torch.as_tensor(ys[:, s:s + seq_len]).reshape(-1), reduction="sum").item()
+    return nats / ys.size / math.log(2)
+
+
+def evaluate_hardware(weights, task, split, hw_cfg=None, *, streams=EVAL_STREAMS):
+    """The same figure as `evaluate_float`, through the accelerator's integer arithmetic."""
+    cfg = hw_cfg or LSTMConfig.for_weights(weights)
+    golden = LSTMGolden(cfg, weights)
+    if task.kind == "classify":
+        x, y = getattr(task, f"x_{split}"), getattr(task, f"y_{split}")
+        correct = 0
+        for s in range(0, len(x), 2000):
+            correct += int((golden.classify(x[s:s + 2000]) == y[s:s + 2000]).sum())
+        return correct / len(x), golden
+    xs, ys = _streams(getattr(task, split), streams)
+    eye = np.eye(task.classes)
+    h, c = golden.initial_state(streams)
+    xq_table = golden.input_codes(eye)  # one-hot inputs: codes of 0 and 1
+    nats = 0.0
+    for t in range(xs.shape[1]):
+        h, c, _ = golden.step(xq_table[xs[:, t]], h, c)
+        logits = golden.logits(h)
+        logits -= logits.max(axis=1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        nats -= logp[np.arange(streams), ys[:, t]].sum()
+    return nats / ys.size / math.log(2), golden
+
+
+def _figure(task):
+    return ("accuracy", "higher") if task.kind == "classify" else ("bpc", "lower")
+
+
+def _plot(path, epochs, values, ylabel, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    ax.plot(epochs, values, "o-")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _torch_bytes(obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_after=None):
+    """Train (resuming from ``out_dir/checkpoint.pt``), evaluate, export; return the metrics.
+
+    ``stop_after`` (batches in this call) ends the call early after writing a
+    checkpoint, as a kill would after one: the next call resumes. Returns
+    None then.
+    """
+    if not isinstance(cfg, LSTMTrainConfig):
+        raise TypeError(f"`cfg` must be an LSTMTrainConfig, not {type(cfg).__name__}")
+    task = task or load_task(cfg.task, data_dir)
+    out = ensure_dir(out_dir)
+    lm = task.kind == "lm"
+    net = LSTMNet(task.input_size, cfg.hidden, task.classes, cfg.weights, stochastic=cfg.stochastic,
+                  per_step=lm, seed=cfg.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    figure, better = _figure(task)
+    run_key = json.dumps(cfg.to_json(), sort_keys=True)
+
+    if lm:
+        train_x, train_y = _streams(task.train, cfg.batch)
+        n_batches = -(-train_x.shape[1] // cfg.seq_len)
+    else:
+        n_batches = -(-len(task.x_train) // cfg.batch)
+    state = {"epoch": 0, "batch": 0, "history": [], "best": None, "best_valid": None, "wall_s": 0.0,
+             "carry": None, "loss_sum": 0.0, "loss_count": 0}
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        if ck["run_key"] != run_key:
+            raise ValueError(f"{ckpt_path} belongs to a different run ({ck['run_key']}); "
+                             f"use another --out or delete it")
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        net.lstm.quant_gen.set_state(ck["quant_gen"])
+        state = ck["state"]
+
+    t0 = time.monotonic()
+
+    def save_checkpoint():
+        state["wall_s"] += time.monotonic() - t0_box[0]
+        t0_box[0] = time.monotonic()
+        atomic_write_bytes(ckpt_path, _torch_bytes({
+            "run_key": run_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
+            "quant_gen": net.lstm.quant_gen.get_state(), "state": state}))
+
+    t0_box = [t0]
+    from tqdm import tqdm
+    total = cfg.epochs * n_batches
+    bar = tqdm(total=total, initial=state["epoch"] * n_batches + state["batch"], disable=not progress,
+               unit="batch", desc=f"train lstm {cfg.task} {cfg.weights}", mininterval=1.0)
+    done_here = 0
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"]
+        net.train()
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(task.x_train)) if not lm else None
+        while state["batch"] < n_batches:
+            b = state["batch"]
+            if lm:
+                s = b * cfg.seq_len
+                carry = state["carry"]
+                logits, (h, c) = net(_one_hot(train_x[:, s:s + cfg.seq_len], task.classes), carry)
+                target = torch.as_tensor(train_y[:, s:s + cfg.seq_len]).reshape(-1)
+                loss = F.cross_entropy(logits.reshape(-1, task.classes), target)
+            else:
+                idx = order[b * cfg.batch:(b + 1) * cfg.batch]
+                if len(idx) < 2:  # batch norm needs two samples; the remainder waits for the next epoch
+                    state["batch"] += 1
+                    continue
+                logits, _ = net(torch.as_tensor(task.x_train[idx], dtype=torch.float32))
+                loss = F.cross_entropy(logits, torch.as_tensor(task.y_train[idx]))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            net.lstm.clip_shadow_weights()
+            if lm:
+                state["carry"] = (h.detach(), c.detach())
+            state["loss_sum"] += loss.item()
+            state["loss_count"] += 1
+            state["batch"] += 1
+            done_here += 1
+            bar.update(1)
+            if state["batch"] % cfg.checkpoint_every == 0 or (stop_after is not None and done_here >= stop_after):
+                save_checkpoint()
+            if stop_after is not None and done_here >= stop_after:
+                bar.close()
+                return None
+        valid = evaluate_float(net, task, "valid", seq_len=cfg.seq_len)
+        entry = {"epoch": epoch + 1, "train_loss": state["loss_sum"] / max(state["loss_count"], 1),
+                 f"valid_{figure}": valid, "wall_s": round(state["wall_s"] + time.monotonic() - t0_box[0], 2)}
+        state["history"].append(entry)
+        improved = state["best_valid"] is None or (valid > state["best_valid"] if better == "higher"
+                                                   else valid < state["best_valid"])
+        if improved:
+            state["best_valid"] = valid
+            state["best"] = {k: v.clone() for k, v in net.state_dict().items()}
+        bar.set_postfix({f"valid_{figure}": f"{valid:.4f}"})
+        state.update(epoch=epoch + 1, batch=0, carry=None, loss_sum=0.0, loss_count=0)
+        save_checkpoint()
+    bar.close()
+
+    net.load_state_dict(state["best"])
+    net.eval()
+    weights = fold(net)
+    weights.save(out / "lstm.npz")
+    metrics = {"task": cfg.task, "config": cfg.to_json(), "weights": cfg.weights,
+               "export_mode": weights.mode, "hidden": cfg.hidden, "input_size": task.input_size,
+               "classes": task.classes, "parameters": sum(p.numel() for p in net.parameters()),
+               "weight_memory_bits": weights.weight_bits(), "epochs": cfg.epochs,
+               "best_epoch": 1 + [h[f"valid_{figure}"] for h in state["history"]].index(state["best_valid"]),
+               f"valid_{figure}": state["best_valid"],
+               f"test_{figure}": evaluate_float(net, task, "test", seq_len=cfg.seq_len),
+               "history": state["history"], "train_s": round(state["wall_s"], 1),
+               "torch_threads": torch.get_num_threads()}
+    hw = {}
+    for split in ("valid", "test"):
+        value, golden = evaluate_hardware(weights, task, split)
+        hw[f"{split}_{figure}"] = value
+    hw["config"] = golden.cfg.to_json()
+    hw["saturated_parameters"] = golden.saturated
+    hw[f"test_{figure}_lost"] = (metrics[f"test_{figure}"] - hw[f"test_{figure}"]) if better == "higher" \
+        else (hw[f"test_{figure}"] - metrics[f"test_{figure}"])
+    metrics["hardware"] = hw
+    epochs = [h["epoch"] for h in state["history"]]
+    _plot(out / "loss.png", epochs, [h["train_loss"] for h in state["history"]], "training loss (nats)",
+          f"{cfg.task}, {cfg.weights}, H={cfg.hidden}")
+    _plot(out / "valid.png", epochs, [h[f"valid_{figure}"] for h in state["history"]], f"validation {figure}",
+          f"{cfg.task}, {cfg.weights}, H={cfg.hidden}")
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,99 @@
+"""The LSTM export contract's loader and the golden arithmetic's building rules."""
+
+import numpy as np
+import pytest
+
+from models.lstm import LSTMWeights, LSTMConfig, LSTMGolden
+
+
+def _arrays(mode="ternary", H=3, I=2, C=4, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = {"binary": (-1, 1), "ternary": (-1, 0, 1), "fixed12": tuple(range(-2047, 2048, 97))}[mode]
+    dtype = np.int16 if mode == "fixed12" else np.int8
+    return {"mode": np.array(mode), "wx": rng.choice(codes, (4 * H, I)).astype(dtype),
+            "wh": rng.choice(codes, (4 * H, H)).astype(dtype),
+            "sx": rng.random(4 * H), "sh": rng.random(4 * H), "b": rng.standard_normal(4 * H),
+            "sc": rng.random(H), "bc": rng.standard_normal(H), "h0": np.zeros(H), "c0": np.zeros(H),
+            "head_w": rng.standard_normal((C, H)), "head_b": np.zeros(C)}
+
+
+def _write(tmp_path, arrays, name="w.npz"):
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["binary", "ternary", "fixed12"])
+def test_load_accepts_the_contract(tmp_path, mode):
+    w = LSTMWeights.load(_write(tmp_path, _arrays(mode)))
+    assert (w.mode, w.input_size, w.hidden, w.classes) == (mode, 2, 3, 4)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.pop("sc"), "lacks sc"),
+    (lambda a: a.update(extra=np.zeros(2)), "unexpected arrays extra"),
+    (lambda a: a.update(wh=np.zeros((12, 4), np.int8)), r"`wh` must have shape \(12, 3\)"),
+    (lambda a: a["wx"].__setitem__((1, 1), 2), r"`wx`\[1, 1\] = 2 is not a ternary code"),
+    (lambda a: a.update(mode=np.array("quaternary")), "mode` must be one of binary, ternary, fixed12"),
+    (lambda a: a.update(wx=np.zeros((12, 2))), "must be a 2-D integer array"),
+    (lambda a: a["b"].__setitem__(5, np.nan), r"`b` has a non-finite value at index \(5,\)"),
+    (lambda a: a.update(wx=np.zeros((10, 2), np.int8)), "must have 4H rows"),
+    (lambda a: a.update(mode=np.array(3)), "`mode` must be a string"),
+])
+def test_load_rejects_anything_else(tmp_path, change, message):
+    arrays = _arrays()
+    change(arrays)
+    with pytest.raises(ValueError, match=message):
+        LSTMWeights.load(_write(tmp_path, arrays))
+
+
+def test_binary_rejects_zero_codes(tmp_path):
+    arrays = _arrays("binary")
+    arrays["wh"][0, 0] = 0
+    with pytest.raises(ValueError, match=r"is not a binary code \(expected \{-1, 1\}\)"):
+        LSTMWeights.load(_write(tmp_path, arrays))
+
+
+def test_unreadable_files(tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        LSTMWeights.load(tmp_path / "bad.npz")
+    good = _write(tmp_path, _arrays())
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ValueError, match="cut.npz"):
+        LSTMWeights.load(tmp_path / "cut.npz")
+    with pytest.raises(FileNotFoundError, match="missing.npz does not exist"):
+        LSTMWeights.load(tmp_path / "missing.npz")
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        LSTMConfig(mode="fp")
+    with pytest.raises(ValueError, match="`h_fmt` must be signed"):
+        LSTMConfig(h_fmt="u12.10")
+    with pytest.raises(ValueError, match="intermediate sums"):
+        LSTMConfig(input_size=60000, x_fmt="32.16", s_fmt="32.30")
+    w = LSTMWeights.load.__func__  # noqa: F841 (the loader is a classmethod)
+    cfg = LSTMConfig(input_size=2, hidden=4)
+    arrays = _arrays()
+    weights = LSTMWeights(**{k: (str(v) if k == "mode" else v) for k, v in arrays.items()})
+    with pytest.raises(ValueError, match="does not fit the configuration"):
+        LSTMGolden(cfg, weights)
+
+
+def test_golden_step_by_hand():
+    """One unit, one input, every rounding visible: the arithmetic of the module docstring."""
+    arrays = {"mode": "ternary", "wx": np.array([[1], [1], [-1], [1]]), "wh": np.array([[0], [1], [1], [-1]]),
+              "sx": np.full(4, 0.5), "sh": np.full(4, 0.25), "b": np.array([0.0, 1.0, 0.0, -0.5]),
+              "sc": np.array([1.0]), "bc": np.array([0.0]), "h0": np.array([0.5]), "c0": np.array([0.25]),
+              "head_w": np.ones((2, 1)), "head_b": np.zeros(2)}
+    weights = LSTMWeights(**arrays)
+    cfg = LSTMConfig(input_size=1, hidden=1)
+    g = LSTMGolden(cfg, weights)
+    h, c, pre = g.step(g.input_codes(np.array([[1.0]])), g.h0.reshape(1, 1), g.c0.reshape(1, 1))
+    # pre = 0.5*(w x) + 0.25*(w h) + b: i 0.5, f 0.5+0.125+1, g -0.5+0.125, o 0.5-0.125-0.5
+    assert (pre / 2 ** 12).tolist() == [[0.5, 1.625, -0.375, -0.125]]
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    c_f = sig(1.625) * 0.25 + sig(0.5) * np.tanh(-0.375)
+    h_f = sig(-0.125) * np.tanh(c_f)
+    assert abs(c[0, 0] / 2 ** 12 - c_f) < 0.01 and abs(h[0, 0] / 2 ** 10 - h_f) < 0.01
