@@ -16,9 +16,16 @@ BN gains start at 0.1; ``BN_x``'s shift is the gate bias (forget gate 1),
 
 Statistics: one set per batch norm, shared by every time step (so each folds
 into one per-unit affine for the hardware). In training, ``BN_x`` normalizes
-over batch and time (``Wx x`` is computed for the whole sequence at once) and
-``BN_h``, ``BN_c`` over the batch at each step; the running statistics are
-updated once per forward pass with the average of the steps' statistics.
+with the batch statistics over batch and time (``Wx x`` is computed for the
+whole sequence at once). ``BN_h`` and ``BN_c`` normalize with their running
+statistics in training as well: normalizing each step by its own batch
+statistics (recurrent BN, Cooijmans et al.) needs per-step statistics at
+inference too, and sharing one set across steps while training on per-step
+batch statistics measured badly (row-MNIST, fp, 100 steps of 64: 39% valid
+accuracy in eval mode against 57% in train mode and 78% without batch norm),
+because early steps (blank image rows, the same h for every sample) have
+almost no variance. The running statistics of all three are updated once per
+forward pass from the statistics over batch and time of that pass.
 Inference uses the running statistics, never mini-batch statistics: the
 accelerator runs one sequence at a time with a fixed folded affine per unit,
 and a prediction must not depend on which other sequences share its batch (the
@@ -49,16 +56,19 @@ WEIGHTS = ("fp", "binary", "ternary")
 
 
 class SeqBatchNorm(nn.Module):
-    """Batch normalization over every axis but the last, statistics shared over time steps.
+    """Batch normalization over every axis but the last, one set of statistics for every time step.
 
-    In training, each call normalizes with its own batch statistics and, if
-    given a list, appends them to it; `update` then moves the running
-    statistics once by the average of the collected ones.
+    ``recurrent=False`` (``BN_x``): in training each call normalizes with its
+    own batch statistics (over batch and time when given the whole sequence).
+    ``recurrent=True`` (``BN_h``, ``BN_c``): normalizes with the running
+    statistics in training too. Either way, calls given a list append their
+    statistics to it, and `update` moves the running statistics once by the
+    statistics of everything collected (over batch and time).
     """
 
-    def __init__(self, n, gain=0.1, shift=True, momentum=0.1, eps=1e-5):
+    def __init__(self, n, gain=0.1, shift=True, momentum=0.1, eps=1e-5, recurrent=False):
         super().__init__()
-        self.n, self.momentum, self.eps = n, momentum, eps
+        self.n, self.momentum, self.eps, self.recurrent = n, momentum, eps, recurrent
         self.weight = nn.Parameter(torch.full((n,), float(gain)))
         self.bias = nn.Parameter(torch.zeros(n)) if shift else None
         self.register_buffer("running_mean", torch.zeros(n))
@@ -69,9 +79,8 @@ class SeqBatchNorm(nn.Module):
             flat = y.reshape(-1, self.n)
             mean, var = flat.mean(0), flat.var(0, unbiased=False)
             if stats is not None:
-                count = flat.shape[0]
-                stats.append((mean.detach(), var.detach() * count / max(count - 1, 1)))
-        else:
+                stats.append((mean.detach(), (var + mean * mean).detach(), flat.shape[0]))
+        if not self.training or self.recurrent:
             mean, var = self.running_mean, self.running_var
         out = (y - mean) * (self.weight / torch.sqrt(var + self.eps))
         return out + self.bias if self.bias is not None else out
@@ -80,8 +89,9 @@ class SeqBatchNorm(nn.Module):
     def update(self, stats):
         if not stats:
             return
-        mean = torch.stack([m for m, _ in stats]).mean(0)
-        var = torch.stack([v for _, v in stats]).mean(0)
+        count = sum(n for _, _, n in stats)
+        mean = sum(m * n for m, _, n in stats) / count
+        var = (sum(sq * n for _, sq, n in stats) / count - mean * mean).clamp_min(0) * count / max(count - 1, 1)
         self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
         self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)
 
@@ -123,8 +133,8 @@ class BTLSTM(nn.Module):
         self.wh = nn.Parameter((torch.rand(4 * H, H, generator=gen) * 2 - 1) * bh)
         if batch_norm:
             self.bn_x = SeqBatchNorm(4 * H, shift=True)
-            self.bn_h = SeqBatchNorm(4 * H, shift=False)
-            self.bn_c = SeqBatchNorm(H, shift=True)
+            self.bn_h = SeqBatchNorm(4 * H, shift=False, recurrent=True)
+            self.bn_c = SeqBatchNorm(H, shift=True, recurrent=True)
             with torch.no_grad():
                 self.bn_x.bias[H:2 * H] = 1.0
         else:

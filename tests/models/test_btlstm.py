@@ -53,7 +53,7 @@ def test_stochastic_quantization_is_unbiased_in_training(mode):
 
 @pytest.mark.parametrize("mode", ["binary", "ternary"])
 def test_straight_through_gradient(mode):
-    lstm = BTLSTM(4, 5, mode, stochastic=False)
+    lstm = BTLSTM(4, 5, mode, stochastic=False).eval()  # eval: both passes see the same statistics
     x = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(0))
     out, _ = lstm(x)
     out.square().sum().backward()
@@ -83,15 +83,21 @@ def test_fp_cell_without_batch_norm_equals_torch_lstm():
     assert torch.allclose(out, want, atol=1e-12) and torch.allclose(c, c_ref[0], atol=1e-12)
 
 
-def test_batch_norm_running_statistics_average_the_steps():
-    bn = SeqBatchNorm(3, momentum=0.5)
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_batch_norm_statistics_over_batch_and_time(recurrent):
+    bn = SeqBatchNorm(3, momentum=0.5, recurrent=recurrent)
     stats = []
     y1, y2 = torch.tensor([[0.0, 1, 2], [2, 3, 4]]), torch.tensor([[4.0, 1, 0], [6, 1, 0]])
-    bn(y1, stats), bn(y2, stats)
+    out1 = bn(y1, stats)
+    bn(y2, stats)
+    if recurrent:  # normalized by the running statistics (mean 0, var 1 at first), gain 0.1
+        assert torch.allclose(out1, 0.1 * y1 / (1 + 1e-5) ** 0.5)
+    else:  # by its own batch statistics
+        assert torch.allclose(out1, 0.1 * torch.tensor([[-1.0, -1, -1], [1, 1, 1]]), atol=1e-5)
     bn.update(stats)
+    # the four rows of both steps: means (3, 1.5, 1.5), unbiased variances (20/3, 1, 11/3)
     assert torch.allclose(bn.running_mean, 0.5 * torch.tensor([3.0, 1.5, 1.5]))
-    # unbiased variances: step 1 (2, 2, 2), step 2 (2, 0, 0), averaged, then half of it added to 1/2
-    assert torch.allclose(bn.running_var, 0.5 + 0.5 * torch.tensor([2.0, 1.0, 1.0]))
+    assert torch.allclose(bn.running_var, 0.5 + 0.5 * torch.tensor([20 / 3, 1.0, 11 / 3]))
     bn.eval()
     out = bn(torch.tensor([[1.5, 0.75, 0.75]]))
     assert torch.allclose(out, torch.zeros(1, 3), atol=1e-6)  # the running mean maps to the shift, 0
@@ -113,8 +119,8 @@ def test_folded_inference_equals_the_eval_mode_forward(mode):
 
 @pytest.mark.parametrize("mode", ["binary", "ternary", "fp"])
 def test_hardware_arithmetic_tracks_the_float_model(mode):
-    """Stated tolerance: with the default formats (h 12.10, activations 12.10, PWL sigmoid/tanh)
-    every hidden value is within 0.01 (binary, ternary) or 0.02 (fixed12) of the float model's,
+    """Stated tolerance: with the default formats (h 12.10, activations 12.10, 128-segment PWL
+    sigmoid/tanh) every hidden value is within 0.01 (binary, ternary) or 0.02 (fixed12) of the float model's,
     and predictions agree on at least 95% of the test digits (a briefly trained model has
     near-ties between classes; the RTL is compared with this golden model bit for bit, not this)."""
     net, task = _trained_net(mode, steps=30)
