@@ -126,3 +126,13 @@ def test_cli_train_lstm(tmp_path, capsys):
     code = main(["train", "lstm", "--task", "seq-digits", "--lr", "-1", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("bitforge: error: `lr` must be a positive number") and err.count("\n") == 1
+
+
+@needs_data
+@pytest.mark.parametrize("task, batches", [("row-mnist", 3), ("pixel-mnist", 1), ("ptb-char", 2)])
+def test_real_tasks_train(tmp_path, task, batches):
+    """A few batches of every data-directory task through the model, then a resume of the checkpoint."""
+    cfg = LSTMTrainConfig(task=task, weights="binary", hidden=8, epochs=1, batch=16, seq_len=50)
+    assert train_lstm(cfg, tmp_path, data_dir=DATA, progress=False, stop_after=batches) is None
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ck["state"]["batch"] == batches and ck["state"]["loss_count"] == batches
