@@ -1,7 +1,7 @@
 """fp vs binary vs ternary BT-LSTM on one task, at equal size and epochs: the results table.
 
     .venv/bin/python benchmarks/lstm_table.py --task row-mnist --hidden 100 --epochs 5 --batch 64 --lr 0.004
-    .venv/bin/python benchmarks/lstm_table.py --task ptb-char --hidden 128 --epochs 3 --batch 64 --lr 0.002
+    .venv/bin/python benchmarks/lstm_table.py --task ptb-char --hidden 128 --epochs 3 --batch 64 --lr 0.002 --recurrent-bn batch
 
 Trains (or resumes, or just re-reads) ``OUT/<task>-<weights>`` for each weight mode
 with `bitforge train lstm`'s code, then prints JSON and a markdown table: the test
@@ -19,6 +19,18 @@ from models.lstm_train import LSTMTrainConfig, train_lstm
 MODES = ("fp", "ternary", "binary")
 
 
+def _finished(out, cfg):
+    """The metrics of a finished run of ``cfg`` in ``out`` (fields it predates at their defaults), or None."""
+    path = out / "metrics.json"
+    if not path.exists():
+        return None
+    metrics = json.loads(path.read_text())
+    want, defaults = cfg.to_json(), LSTMTrainConfig().to_json()
+    had = metrics.get("config", {})
+    same = all(had.get(k, defaults[k]) == v for k, v in want.items())
+    return metrics if same else None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="seq-digits")
@@ -28,6 +40,7 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=0.004)
     ap.add_argument("--seq-len", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--recurrent-bn", default="running", choices=("running", "batch"))
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="out/lstm")
     ap.add_argument("--modes", default=",".join(MODES))
@@ -35,9 +48,12 @@ def main(argv=None):
     rows = {}
     for mode in args.modes.split(","):
         cfg = LSTMTrainConfig(task=args.task, weights=mode, hidden=args.hidden, epochs=args.epochs,
-                              batch=args.batch, lr=args.lr, seq_len=args.seq_len, seed=args.seed)
+                              batch=args.batch, lr=args.lr, seq_len=args.seq_len, seed=args.seed,
+                              recurrent_bn=args.recurrent_bn)
         print(f"[lstm_table] {args.task} {mode}", file=sys.stderr, flush=True)
-        rows[mode] = train_lstm(cfg, Path(args.out) / f"{args.task}-{mode}", data_dir=args.data_dir)
+        out = Path(args.out) / f"{args.task}-{mode}"
+        done = _finished(out, cfg)
+        rows[mode] = done if done is not None else train_lstm(cfg, out, data_dir=args.data_dir)
     figure = "accuracy" if "test_accuracy" in next(iter(rows.values())) else "bpc"
     table = []
     for mode, m in rows.items():

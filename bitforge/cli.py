@@ -173,18 +173,18 @@ def _cmd_train_taxonn(args):
 
 #: per-task defaults of `train lstm` (the original's settings where it had one)
 _LSTM_DEFAULTS = {
-    "seq-digits": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.004},
-    "seq-digits-pixel": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.004},
+    "seq-digits": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.02},
+    "seq-digits-pixel": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.02},
     "row-mnist": {"hidden": 100, "epochs": 5, "batch": 64, "lr": 0.004},
     "pixel-mnist": {"hidden": 100, "epochs": 1, "batch": 64, "lr": 0.004},
-    "ptb-char": {"hidden": 256, "epochs": 2, "batch": 64, "lr": 0.002},
+    "ptb-char": {"hidden": 256, "epochs": 2, "batch": 64, "lr": 0.002, "recurrent_bn": "batch"},
 }
 
 
 def _cmd_train_lstm(args):
     from models.lstm_train import LSTMTrainConfig, train_lstm
     chosen = dict(_LSTM_DEFAULTS[args.task])
-    for key in ("hidden", "epochs", "batch", "lr"):
+    for key in ("hidden", "epochs", "batch", "lr", "recurrent_bn"):
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)
     cfg = LSTMTrainConfig(task=args.task, weights=args.weights, stochastic=not args.deterministic,
@@ -273,7 +273,7 @@ def build_parser():
     t.set_defaults(func=_cmd_train_taxonn)
 
     from models.lstm_tasks import TASKS
-    from models.btlstm import WEIGHTS
+    from models.btlstm import WEIGHTS, RECURRENT_BN
     tl = train_sub.add_parser("lstm", parents=[common], help="a binary/ternary-weight LSTM with batch norm (BT-LSTM)")
     tl.add_argument("--task", choices=TASKS, default="seq-digits")
     tl.add_argument("--weights", choices=WEIGHTS, default="ternary")
@@ -283,6 +283,9 @@ def build_parser():
     tl.add_argument("--epochs", type=int, metavar="N", help="default per task")
     tl.add_argument("--batch", type=int, metavar="B", help="default per task")
     tl.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate (default per task)")
+    tl.add_argument("--recurrent-bn", choices=RECURRENT_BN,
+                    help="statistics of BN_h and BN_c in training: running (default) or per-step batch "
+                         "(default for ptb-char); see docs/lstm.md")
     tl.add_argument("--seq-len", type=int, default=100, metavar="S",
                     help="characters per truncated-BPTT chunk (ptb-char; default 100)")
     tl.add_argument("--seed", type=int, default=0)

@@ -15,21 +15,22 @@ BN gains start at 0.1; ``BN_x``'s shift is the gate bias (forget gate 1),
 ``h0, c0`` and the output layer are full precision.
 
 Statistics: one set per batch norm, shared by every time step (so each folds
-into one per-unit affine for the hardware). In training, ``BN_x`` normalizes
-with the batch statistics over batch and time (``Wx x`` is computed for the
-whole sequence at once). ``BN_h`` and ``BN_c`` normalize with their running
-statistics in training as well: normalizing each step by its own batch
-statistics (recurrent BN, Cooijmans et al.) needs per-step statistics at
-inference too, and sharing one set across steps while training on per-step
-batch statistics measured badly (row-MNIST, fp, 100 steps of 64: 39% valid
-accuracy in eval mode against 57% in train mode and 78% without batch norm),
-because early steps (blank image rows, the same h for every sample) have
-almost no variance. The running statistics of all three are updated once per
-forward pass from the statistics over batch and time of that pass.
-Inference uses the running statistics, never mini-batch statistics: the
-accelerator runs one sequence at a time with a fixed folded affine per unit,
-and a prediction must not depend on which other sequences share its batch (the
-original code evaluated with mini-batch statistics).
+into one per-unit affine for the hardware), updated once per forward pass from
+the statistics over batch and time of that pass. In training, ``BN_x``
+normalizes with the batch statistics over batch and time (``Wx x`` is computed
+for the whole sequence at once). ``BN_h`` and ``BN_c`` (``recurrent_bn``):
+
+* ``"batch"``: each step's own batch statistics in training (recurrent batch
+  norm, Cooijmans et al.); fast to train, and right where the steps are alike
+  (character models with carried state: eval-mode BPC with the shared
+  statistics 2.80 against 2.83 in train mode after 150 batches of PTB, where
+  ``"running"`` stood at 4.0 and no batch norm at 3.7);
+* ``"running"``: the running statistics in training too, so training and
+  inference normalize alike; needed where the first steps differ from the
+  rest (row-MNIST: blank top rows give every sample the same h; with
+  ``"batch"``, 100 batches left 39% validation accuracy in eval mode against
+  57% in train mode, and switching to running statistics late in training
+  made a character model's loss jump from 2.75 to 4.1 bits).
 
 Weights: ``fp`` (no quantization, Glorot init), ``binary`` or ``ternary``
 (shadow weights start uniform in [-W0, W0] and are clipped to that range after
@@ -50,9 +51,10 @@ from quant.ste import quantize_weights
 from quant.weights import w0_scale, binarize, ternarize
 from .lstm import LSTMWeights, FIXED12_MAX
 
-__all__ = ["SeqBatchNorm", "BTLSTM", "LSTMNet", "WEIGHTS", "fold"]
+__all__ = ["SeqBatchNorm", "BTLSTM", "LSTMNet", "WEIGHTS", "RECURRENT_BN", "fold"]
 
 WEIGHTS = ("fp", "binary", "ternary")
+RECURRENT_BN = ("running", "batch")
 
 
 class SeqBatchNorm(nn.Module):
@@ -115,13 +117,15 @@ class BTLSTM(nn.Module):
     """
 
     def __init__(self, input_size, hidden_size, weights="ternary", *, stochastic=True, batch_first=True,
-                 batch_norm=True, seed=0):
+                 batch_norm=True, recurrent_bn="running", seed=0):
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, not {value!r}")
         if weights not in WEIGHTS:
             raise ValueError(f"`weights` must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+        if recurrent_bn not in RECURRENT_BN:
+            raise ValueError(f"`recurrent_bn` must be one of {', '.join(RECURRENT_BN)}, not {recurrent_bn!r}")
         self.input_size, self.hidden_size, self.mode = input_size, hidden_size, weights
         self.stochastic, self.batch_first, self.batch_norm = bool(stochastic), batch_first, batch_norm
         H = hidden_size
@@ -133,8 +137,9 @@ class BTLSTM(nn.Module):
         self.wh = nn.Parameter((torch.rand(4 * H, H, generator=gen) * 2 - 1) * bh)
         if batch_norm:
             self.bn_x = SeqBatchNorm(4 * H, shift=True)
-            self.bn_h = SeqBatchNorm(4 * H, shift=False, recurrent=True)
-            self.bn_c = SeqBatchNorm(H, shift=True, recurrent=True)
+            running = recurrent_bn == "running"
+            self.bn_h = SeqBatchNorm(4 * H, shift=False, recurrent=running)
+            self.bn_c = SeqBatchNorm(H, shift=True, recurrent=running)
             with torch.no_grad():
                 self.bn_x.bias[H:2 * H] = 1.0
         else:
@@ -206,9 +211,10 @@ class LSTMNet(nn.Module):
     """
 
     def __init__(self, input_size, hidden_size, classes, weights="ternary", *, stochastic=True, per_step=False,
-                 seed=0):
+                 recurrent_bn="running", seed=0):
         super().__init__()
-        self.lstm = BTLSTM(input_size, hidden_size, weights, stochastic=stochastic, seed=seed)
+        self.lstm = BTLSTM(input_size, hidden_size, weights, stochastic=stochastic, recurrent_bn=recurrent_bn,
+                           seed=seed)
         torch.manual_seed(seed + 2)
         self.head = nn.Linear(hidden_size, classes)
         self.per_step = per_step

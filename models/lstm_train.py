@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from bitforge.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
 from ._config import ConfigMixin, check_int, check_choice
-from .btlstm import LSTMNet, WEIGHTS, fold
+from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, fold
 from .lstm import LSTMConfig, LSTMGolden
 from .lstm_tasks import TASKS, load_task
 
@@ -62,10 +62,12 @@ class LSTMTrainConfig(ConfigMixin):
     seq_len: int = 100
     grad_clip: float = 1.0
     checkpoint_every: int = 200
+    recurrent_bn: str = "running"
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("weights", self.weights, WEIGHTS)
+        check_choice("recurrent_bn", self.recurrent_bn, RECURRENT_BN)
         if not isinstance(self.stochastic, bool):
             raise TypeError(f"`stochastic` must be true or false, not {self.stochastic!r}")
         check_int("hidden", self.hidden, 1, 16384)
@@ -179,7 +181,7 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
     out = ensure_dir(out_dir)
     lm = task.kind == "lm"
     net = LSTMNet(task.input_size, cfg.hidden, task.classes, cfg.weights, stochastic=cfg.stochastic,
-                  per_step=lm, seed=cfg.seed)
+                  per_step=lm, recurrent_bn=cfg.recurrent_bn, seed=cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     figure, better = _figure(task)
     run_key = json.dumps(cfg.to_json(), sort_keys=True)

@@ -144,3 +144,19 @@ def test_export_round_trip(tmp_path):
     with np.load(tmp_path / "lstm.npz") as data:
         assert data["wx"].dtype == np.int8 and data["wx"].shape == (64, 8) and str(data["mode"]) == "ternary"
     assert again.weight_bits() == 2 * (64 * 8 + 64 * 16)
+
+
+def test_recurrent_batch_norm_modes():
+    x = torch.randn(6, 5, 3, generator=torch.Generator().manual_seed(0))
+    batch = BTLSTM(3, 4, "ternary", recurrent_bn="batch", seed=0).train()
+    running = BTLSTM(3, 4, "ternary", recurrent_bn="running", seed=0).train()
+    assert not batch.bn_h.recurrent and running.bn_c.recurrent
+    out_b, _ = batch(x)
+    out_r, _ = running(x)
+    assert not torch.allclose(out_b, out_r)  # per-step batch statistics vs running ones in training
+    batch.eval(), running.eval()
+    with torch.no_grad():  # in eval both normalize with running statistics, whatever they learned
+        batch.load_state_dict(running.state_dict())
+        assert torch.allclose(batch(x)[0], running(x)[0])
+    with pytest.raises(ValueError, match="`recurrent_bn` must be one of running, batch"):
+        BTLSTM(3, 4, recurrent_bn="layer")
