@@ -51,7 +51,13 @@ from quant import FixedFormat, quantize, dequantize, requantize
 from quant import activations
 from ._config import ConfigMixin, check_int, check_choice
 
-__all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "MODES", "FIXED12_MAX", "CODE_SETS"]
+__all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedule", "MODES", "FIXED12_MAX",
+           "CODE_SETS", "PIPELINE_LATENCY"]
+
+#: Cycles from the last (gate, chunk) issue of a time step until its last h is
+#: written (memory read, adder tree, gate scaling, activation, cell update,
+#: normalized cell, tanh, output product), plus the cycle that ends the step.
+PIPELINE_LATENCY = 9
 
 MODES = ("binary", "ternary", "fixed12")
 FIXED12_MAX = 2047
@@ -276,6 +282,24 @@ class LSTMConfig(ConfigMixin):
         shift = frac - min(fx, fh)
         return self.s_fmt.total + max(ax, ah) + shift + 2
 
+    @property
+    def groups(self):
+        """G: groups of L units; lane l of group g computes unit g*L + l."""
+        return -(-self.hidden // self.lanes)
+
+    @property
+    def x_chunks(self):
+        return -(-self.input_size // self.inputs_per_cycle)
+
+    @property
+    def h_chunks(self):
+        return -(-self.hidden // self.inputs_per_cycle)
+
+    def weight_memory_bits(self):
+        """Bits of the weight memory as built: G*4*(Cx+Ch) words of L*K codes (padding included)."""
+        words = self.groups * 4 * (self.x_chunks + self.h_chunks)
+        return words * self.lanes * self.inputs_per_cycle * self.weight_bits
+
     def check_weights(self, weights):
         """Raise unless ``weights`` (LSTMWeights) fit this configuration."""
         if (weights.input_size, weights.hidden, weights.mode) != (self.input_size, self.hidden, self.mode):
@@ -286,6 +310,28 @@ class LSTMConfig(ConfigMixin):
     @classmethod
     def for_weights(cls, weights, **kwargs):
         return cls(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode, **kwargs)
+
+
+def schedule(cfg, steps=1):
+    """Cycle-exact schedule of the accelerator (the RTL must take exactly these cycles).
+
+    Per time step the controller issues, for each group g of L units and each
+    gate q in i, f, g, o, the Cx = ceil(I/K) input chunks and then the
+    Ch = ceil(H/K) hidden chunks: one (gate, chunk) per cycle, every lane
+    adding K products of its unit's row into its accumulators. The gate
+    scaling, activations and cell update of a group run in a pipeline behind
+    the accumulation of the next, so a step takes
+    ``G*4*(Cx+Ch) + PIPELINE_LATENCY`` cycles. The lower bound counts the
+    add/subtract/skip operations of the unpadded matrices on L*K adders.
+    """
+    issue = cfg.groups * 4 * (cfg.x_chunks + cfg.h_chunks)
+    per_step = issue + PIPELINE_LATENCY
+    ops = 4 * cfg.hidden * (cfg.input_size + cfg.hidden)
+    lower = -(-ops // (cfg.lanes * cfg.inputs_per_cycle))
+    return {"cycles_per_step": per_step, "issue_cycles": issue, "latency": PIPELINE_LATENCY,
+            "cycles": per_step * steps, "lower_bound_per_step": lower,
+            "utilization": round(ops / (cfg.lanes * cfg.inputs_per_cycle * per_step), 4),
+            "weight_memory_bits": cfg.weight_memory_bits()}
 
 
 def _aligned(terms, frac):

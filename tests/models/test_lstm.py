@@ -97,3 +97,17 @@ def test_golden_step_by_hand():
     c_f = sig(1.625) * 0.25 + sig(0.5) * np.tanh(-0.375)
     h_f = sig(-0.125) * np.tanh(c_f)
     assert abs(c[0, 0] / 2 ** 12 - c_f) < 0.01 and abs(h[0, 0] / 2 ** 10 - h_f) < 0.01
+
+
+def test_schedule_counts():
+    from models.lstm import schedule, PIPELINE_LATENCY
+    cfg = LSTMConfig(input_size=28, hidden=100, lanes=8, inputs_per_cycle=16)
+    s = schedule(cfg, steps=28)
+    # G = 13 groups, Cx = 2, Ch = 7 chunks: 13 * 4 * 9 issue cycles per step
+    assert s["issue_cycles"] == 468 and s["cycles_per_step"] == 468 + PIPELINE_LATENCY
+    assert s["cycles"] == 28 * s["cycles_per_step"]
+    assert s["lower_bound_per_step"] == -(-4 * 100 * 128 // 128) and 0 < s["utilization"] < 1
+    # ternary 2 bits per code, padding included: 468 words of 8 * 16 codes
+    assert s["weight_memory_bits"] == 468 * 128 * 2
+    assert LSTMConfig(input_size=28, hidden=100, lanes=8, inputs_per_cycle=16, mode="fixed12").weight_memory_bits() \
+        == 6 * s["weight_memory_bits"]
