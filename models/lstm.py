@@ -55,9 +55,9 @@ __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedul
            "CODE_SETS", "PIPELINE_LATENCY"]
 
 #: Cycles from the last (gate, chunk) issue of a time step until its last h is
-#: written (memory read, adder tree, gate scaling, activation, cell update,
-#: normalized cell, tanh, output product), plus the cycle that ends the step.
-PIPELINE_LATENCY = 9
+#: written: weight read and accumulate, gate scaling, activation, cell update,
+#: normalized cell, tanh, output product (stages S1..S7 of `accel.lstm`).
+PIPELINE_LATENCY = 7
 
 MODES = ("binary", "ternary", "fixed12")
 FIXED12_MAX = 2047
