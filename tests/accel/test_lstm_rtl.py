@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from accel.lstm import LSTM, SEL_X, SEL_H
-from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden, schedule
+from accel.lstm import LSTM
+from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden
+from sim.lstm_host import lstm_job, run_lstm_amaranth
+from sim.runner import run_cocotb
 
 
 def random_weights(cfg, rng, classes=3):
@@ -20,57 +22,10 @@ def random_weights(cfg, rng, classes=3):
 
 
 def run_amaranth(cfg, weights, x):
-    """Run sequence ``x`` (T, I floats) on the RTL; return (h codes per step (T, H), cycles per step)."""
-    golden = LSTMGolden(cfg, weights)
-    xq = golden.input_codes(x)
-    dut = LSTM(cfg)
-    mp = dut.map
-    hs, cycles = [], []
-
-    async def bench(ctx):
-        async def write(sel, addr, data):
-            ctx.set(dut.mem_sel, sel)
-            ctx.set(dut.mem_addr, addr)
-            ctx.set(dut.mem_wdata, data)
-            ctx.set(dut.mem_we, 1)
-            await ctx.tick()
-            ctx.set(dut.mem_we, 0)
-
-        for sel, addr, data in mp.load(golden):
-            await write(sel, addr, data)
-        bound = 10 * schedule(cfg)["cycles_per_step"] + 100
-        for t in range(len(xq)):
-            for a, word in enumerate(mp.x_words(xq[t])):
-                await write(SEL_X, a, word)
-            ctx.set(dut.first, t == 0)
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            for _ in range(bound):
-                if ctx.get(dut.done):
-                    break
-                await ctx.tick()
-            else:
-                raise AssertionError(f"step {t}: done never rose within {bound} cycles")
-            cycles.append(ctx.get(dut.cycles))
-            words = []
-            for a in range(cfg.h_chunks):
-                ctx.set(dut.mem_sel, SEL_H)
-                ctx.set(dut.mem_addr, a)
-                await ctx.tick()
-                words.append(ctx.get(dut.mem_rdata))
-            hs.append(mp.h_codes(words))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return np.array(hs), cycles
-
-
-def _first_divergence(want, got):
-    t, u = np.argwhere(want != got)[0]
-    return f"time step {t}, unit {u}: expected {want[t, u]}, got {got[t, u]}"
+    """Run sequence ``x`` (T, I floats) on the RTL in Amaranth's simulator: (problems, h codes (T, H))."""
+    job = lstm_job(LSTMGolden(cfg, weights), x[None])
+    problems, hs = run_lstm_amaranth(LSTM(cfg), job)
+    return problems, np.array(hs[0])
 
 
 def _configs():
@@ -90,9 +45,9 @@ def test_every_h_and_cycle_count_match_the_golden_model(cfg):
     weights = random_weights(cfg, rng)
     x = rng.uniform(0, 1, (4, cfg.input_size))
     want, _ = LSTMGolden(cfg, weights).run(x[None])
-    got, cycles = run_amaranth(cfg, weights, x)
-    assert np.array_equal(got, want[0]), _first_divergence(want[0], got)
-    assert cycles == [schedule(cfg)["cycles_per_step"]] * 4
+    problems, got = run_amaranth(cfg, weights, x)
+    assert not problems, problems[0]  # every h and every step's cycle count
+    assert np.array_equal(got, want[0])
 
 
 def test_saturating_inputs_and_scales():
@@ -103,6 +58,32 @@ def test_saturating_inputs_and_scales():
     arrays = {k: getattr(w, k) for k in ("wx", "wh", "sc", "bc", "h0", "c0", "head_w", "head_b")}
     weights = LSTMWeights(mode="ternary", sx=np.full(20, 7.9), sh=np.full(20, -7.9), b=np.full(20, 7.99), **arrays)
     x = np.full((3, 7), cfg.x_fmt.max_value)
-    want, _ = LSTMGolden(cfg, weights).run(x[None])
-    got, _ = run_amaranth(cfg, weights, x)
-    assert np.array_equal(got, want[0]), _first_divergence(want[0], got)
+    problems, _ = run_amaranth(cfg, weights, x)
+    assert not problems, problems[0]
+
+
+def test_a_divergence_is_reported_with_sequence_step_and_unit():
+    cfg = LSTMConfig(input_size=3, hidden=4, lanes=2, inputs_per_cycle=2, mode="binary")
+    weights = random_weights(cfg, np.random.default_rng(3))
+    job = lstm_job(LSTMGolden(cfg, weights), np.random.default_rng(4).uniform(0, 1, (2, 3, 3)))
+    job["expected_h"][1][2][3] += 1
+    problems, _ = run_lstm_amaranth(LSTM(cfg), job)
+    assert problems == [f"sequence 1, time step 2, unit 3: h expected {job['expected_h'][1][2][3]}, "
+                        f"got {job['expected_h'][1][2][3] - 1}"]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("mode, I, H, L, K", [("binary", 7, 5, 2, 3), ("ternary", 9, 6, 4, 4),
+                                             ("fixed12", 5, 3, 2, 2)])
+def test_cocotb_sequences(tmp_path, simulator, build_root, mode, I, H, L, K):
+    import json
+    cfg = LSTMConfig(input_size=I, hidden=H, lanes=L, inputs_per_cycle=K, mode=mode)
+    rng = np.random.default_rng(I * 10 + H)
+    job = lstm_job(LSTMGolden(cfg, random_weights(cfg, rng)), rng.uniform(0, 1, (2, 4, I)))
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    result = run_cocotb(LSTM(cfg), sim=simulator, test_module="sim.tb.lstm_tb", name="lstm",
+                        build_root=build_root, params={"job": str(tmp_path / "job.json"),
+                                                       "report": str(tmp_path / "report.json")})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert result.passed and report["mismatches"] == 0, report["first_mismatch"]
+    assert report["h"] == job["expected_h"] and report["cycles"] == [job["expected_cycles"]] * 8
