@@ -69,6 +69,36 @@ def _cmd_generate_taxonn(args):
                  f"{sched['total']} cycles per training step on P={cfg.pes}")
 
 
+def _lstm_config(args):
+    """LSTMConfig from --config/options; sizes and mode from --weights when given."""
+    from models.lstm import LSTMConfig, LSTMWeights
+    from .options import config_from_args
+    weights = LSTMWeights.load(args.weights) if getattr(args, "weights", None) else None
+    if weights is not None:
+        args.cfg_input_size, args.cfg_hidden, args.cfg_mode = weights.input_size, weights.hidden, weights.mode
+    return config_from_args(LSTMConfig, args), weights
+
+
+def _cmd_generate_lstm(args):
+    from accel.lstm import LSTM
+    from models.lstm import schedule
+    from rtl.verilog import generate_verilog, port_inventory, tool_versions
+    from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
+    cfg, _ = _lstm_config(args)
+    design = LSTM(cfg)
+    text = generate_verilog(design, "lstm")
+    out = ensure_dir(args.out)
+    atomic_write_text(out / "lstm.v", text)
+    sched = schedule(cfg)
+    manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(),
+                "cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
+                "utilization": sched["utilization"], "files": [str(out / "lstm.v"), str(out / "config.json")]}
+    atomic_write_json(out / "config.json", manifest)
+    return _emit(args, manifest, f"wrote {out / 'lstm.v'} and {out / 'config.json'}; {cfg.mode}, "
+                 f"{sched['cycles_per_step']} cycles per time step on L={cfg.lanes}, K={cfg.inputs_per_cycle}; "
+                 f"weight memory {sched['weight_memory_bits']} bits")
+
+
 # -- simulate ---------------------------------------------------------------
 
 def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_root=None):
@@ -141,6 +171,26 @@ def _cmd_simulate_taxonn(args):
             f"(model {report['cycles_model']}), {report['cycles_per_s']:.0f} cycles/s; RTL-trained test "
             f"accuracy {100 * report.get('test_accuracy', float('nan')):.2f}%; wrote {Path(args.out) / 'sim.json'}")
     _emit(args, report, text)
+    return 0 if report["passed"] else 1
+
+
+def _cmd_simulate_lstm(args):
+    from models.lstm_tasks import load_task
+    from sim.lstm_run import simulate_lstm
+    if not args.weights:
+        raise CLIError("simulate lstm needs --weights DIR/lstm.npz (written by `bitforge train lstm`)")
+    cfg, weights = _lstm_config(args)
+    task = load_task(args.task, args.data_dir) if args.task else None
+    report = simulate_lstm(cfg, weights, args.sim, args.out, task=task, samples=args.samples, seed=args.seed,
+                           progress=lambda msg: _progress(args, msg))
+    verdict = "every h_t identical to the golden model" if report["passed"] else \
+        f"{report['mismatches']} mismatches, first: {report['first_mismatch']}"
+    text = (f"{report['samples']} sequences on {args.sim} ({cfg.mode}): {verdict}; {report['cycles']} cycles "
+            f"(model {report['cycles_model']}), {report['cycles_per_s']:.0f} cycles/s")
+    if "accuracy" in report:
+        text += (f"; accuracy {100 * report['accuracy']:.2f}% (golden model {100 * report['golden_accuracy']:.2f}%, "
+                 f"predictions {'identical' if report['predictions_identical'] else 'DIFFERENT'})")
+    _emit(args, report, text + f"; wrote {Path(args.out) / 'sim.json'}")
     return 0 if report["passed"] else 1
 
 
@@ -244,6 +294,13 @@ def build_parser():
     gen_tx.add_argument("--out", required=True, metavar="DIR", help="output directory")
     gen_tx.set_defaults(func=_cmd_generate_taxonn)
 
+    from models.lstm import LSTMConfig
+    gen_lstm = gen_sub.add_parser("lstm", parents=[common], help="the BT-LSTM inference accelerator")
+    add_config_options(gen_lstm, LSTMConfig)
+    gen_lstm.add_argument("--weights", metavar="NPZ", help="take I, H and the mode from a trained lstm.npz")
+    gen_lstm.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    gen_lstm.set_defaults(func=_cmd_generate_lstm)
+
     simulate = sub.add_parser("simulate", help="run generated RTL against the golden model")
     sim_sub = simulate.add_subparsers(dest="design", metavar="DESIGN", required=True)
     sim_block = sim_sub.add_parser("block", help="a reusable building block")
@@ -307,6 +364,18 @@ def build_parser():
     sim_tx.add_argument("--vcd", metavar="FILE", help="write the waveform here")
     sim_tx.add_argument("--out", required=True, metavar="DIR", help="output directory")
     sim_tx.set_defaults(func=_cmd_simulate_taxonn)
+
+    sim_lstm = sim_sub.add_parser("lstm", parents=[common], help="run a trained BT-LSTM on the RTL")
+    add_config_options(sim_lstm, LSTMConfig)
+    sim_lstm.add_argument("--weights", metavar="NPZ", help="a trained lstm.npz (sets I, H and the mode)")
+    sim_lstm.add_argument("--task", choices=("seq-digits", "seq-digits-pixel", "row-mnist", "pixel-mnist"),
+                          help="run its test sequences and report accuracy (default: random inputs)")
+    sim_lstm.add_argument("--samples", type=int, default=20, metavar="N", help="sequences (default 20)")
+    sim_lstm.add_argument("--seed", type=int, default=0, help="0: the first N test samples; else a random draw")
+    sim_lstm.add_argument("--data-dir", metavar="DIR", help="dataset directory (default $BITFORGE_DATA)")
+    sim_lstm.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    sim_lstm.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    sim_lstm.set_defaults(func=_cmd_simulate_lstm)
 
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")

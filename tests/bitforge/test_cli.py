@@ -156,3 +156,49 @@ def test_simulate_taxonn_writes_a_vcd(capsys, tmp_path, simulator):
     assert code == 0 and json.loads(out)["vcd"] == str(vcd) and json.loads(out)["passed"]
     text = vcd.read_text()
     assert "$enddefinitions" in text and " busy " in text and "#10" in text
+
+
+@pytest.fixture(scope="module")
+def tiny_lstm(tmp_path_factory):
+    from models.lstm_train import LSTMTrainConfig, train_lstm
+    out = tmp_path_factory.mktemp("tiny_lstm")
+    train_lstm(LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=6, epochs=1, batch=64, lr=0.02),
+               out, progress=False)
+    return out / "lstm.npz"
+
+
+def test_generate_lstm(capsys, tmp_path, tiny_lstm):
+    code, out, _ = run(capsys, "generate", "lstm", "--weights", str(tiny_lstm), "--lanes", "2",
+                       "--inputs-per-cycle", "4", "--out", str(tmp_path), "--json")
+    manifest = json.loads(out)
+    assert code == 0 and "module lstm(" in (tmp_path / "lstm.v").read_text()
+    assert manifest["config"]["hidden"] == 6 and manifest["config"]["mode"] == "ternary"
+    # G=3 groups, Cx=2, Ch=2 chunks: 3*4*4 issue cycles + 7; 48 words of 2*4 ternary codes
+    assert manifest["cycles_per_step"] == 55 and manifest["weight_memory_bits"] == 48 * 8 * 2
+
+
+@pytest.mark.rtl
+def test_simulate_lstm_on_a_task(capsys, tmp_path, simulator, tiny_lstm):
+    code, out, _ = run(capsys, "simulate", "lstm", "--weights", str(tiny_lstm), "--task", "seq-digits",
+                       "--samples", "6", "--sim", simulator, "--out", str(tmp_path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["passed"] and report["mismatches"] == 0 and report["first_mismatch"] is None
+    assert report["cycles"] == report["cycles_model"] == 6 * 8 * report["cycles_per_step"]
+    assert report["predictions_identical"] and report["accuracy"] == report["golden_accuracy"]
+    for key in ("simulator", "samples", "wall_s", "cycles_per_s"):
+        assert key in report
+
+
+def test_simulate_lstm_bad_input(capsys, tmp_path, tiny_lstm):
+    code, _, err = run(capsys, "simulate", "lstm", "--task", "seq-digits", "--out", str(tmp_path))
+    assert code == 2 and "needs --weights" in err
+    bad = tmp_path / "bad.npz"
+    with np.load(tiny_lstm) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["wx"][0, 0] = 5
+    np.savez(bad, **arrays)
+    code, _, err = run(capsys, "simulate", "lstm", "--weights", str(bad), "--out", str(tmp_path / "o"))
+    assert code == 2 and "`wx`[0, 0] = 5 is not a ternary code" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "simulate", "lstm", "--weights", str(tiny_lstm), "--task", "row-mnist",
+                       "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert code == 2 and "error" in err
