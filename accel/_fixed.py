@@ -4,7 +4,7 @@ from amaranth.hdl import Const, Mux, Cat, signed, unsigned
 
 from quant import RAND_BITS
 
-__all__ = ["shape_of", "shift_round_hw", "overflow_hw", "requantize_hw"]
+__all__ = ["shape_of", "shift_round_hw", "overflow_hw", "requantize_hw", "pack_lanes", "unpack_lanes"]
 
 
 def shape_of(fmt):
@@ -44,3 +44,17 @@ def overflow_hw(v, fmt, mode):
 def requantize_hw(v, frac, fmt, rounding, overflow, rand=None):
     """Hardware `quant.fixed.requantize`: shift-round from ``frac`` bits, then overflow."""
     return overflow_hw(shift_round_hw(v, frac - fmt.frac, rounding, rand), fmt, overflow)
+
+
+def pack_lanes(values, bits, lanes):
+    """Words of ``lanes`` signed ``bits``-wide fields each, value 0 in the low bits (the last word zero-padded)."""
+    mask = (1 << bits) - 1
+    values = list(values)
+    return [sum((int(v) & mask) << (p * bits) for p, v in enumerate(values[w:w + lanes]))
+            for w in range(0, len(values), lanes)]
+
+
+def unpack_lanes(words, bits, lanes):
+    """Signed ``bits``-wide fields of each word, lane 0 in the low bits, in order (inverse of `pack_lanes`)."""
+    mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+    return [((word >> (p * bits)) & mask ^ sign) - sign for word in words for p in range(lanes)]

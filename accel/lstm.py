@@ -37,14 +37,15 @@ previous step left. ``busy``; ``done`` pulses one cycle at the end;
 ``cycles`` then holds the step's cycle count.
 """
 
+import numpy as np
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, signed, unsigned, Array
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from models.lstm import LSTMConfig, PIPELINE_LATENCY
-from quant import activations
-from ._fixed import requantize_hw
+from quant import activations, pack
+from ._fixed import requantize_hw, pack_lanes, unpack_lanes
 from .activation import pwl_hw
 from .ternary_dot import adder_tree
 
@@ -57,48 +58,32 @@ def _field(value, bits):
     return int(value) & ((1 << bits) - 1)
 
 
-def _signed(field, bits):
-    sign = 1 << (bits - 1)
-    return (field & ((1 << bits) - 1) ^ sign) - sign
-
-
 class LSTMMemoryMap:
     """Word layouts of the host interface for one `LSTMConfig`."""
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.wb = {"binary": 1, "ternary": 2, "fixed12": 12}[cfg.mode]
+        self.wb = cfg.weight_bits
         self.C = cfg.x_chunks + cfg.h_chunks
         self.gate_bits = 2 * cfg.s_fmt.total + cfg.pre_fmt.total
         self.cell_bits = cfg.s_fmt.total + cfg.pre_fmt.total
 
-    def _code(self, c):
-        if self.cfg.mode == "binary":
-            return 1 if c > 0 else 0
-        return _field(c, self.wb)
-
     def weight_words(self, wx, wh):
         """Words of the weight memory for code matrices wx (4H, I) and wh (4H, H)."""
-        cfg, K, L = self.cfg, self.cfg.inputs_per_cycle, self.cfg.lanes
-        H, I = cfg.hidden, cfg.input_size
+        cfg, K, L, G = self.cfg, self.cfg.inputs_per_cycle, self.cfg.lanes, self.cfg.groups
+        H = cfg.hidden
         pad = -1 if cfg.mode == "binary" else 0  # binary padding meets zero inputs
-        words = []
-        for g in range(cfg.groups):
-            for q in range(4):
-                for j in range(self.C):
-                    word = 0
-                    for lane in range(L):
-                        u = g * L + lane
-                        for k in range(K):
-                            c = pad
-                            if u < H:
-                                if j < cfg.x_chunks and j * K + k < I:
-                                    c = int(wx[q * H + u, j * K + k])
-                                elif j >= cfg.x_chunks and (j - cfg.x_chunks) * K + k < H:
-                                    c = int(wh[q * H + u, (j - cfg.x_chunks) * K + k])
-                            word |= self._code(c) << ((lane * K + k) * self.wb)
-                    words.append(word)
-        return words
+
+        def blocks(w, chunks):  # (4, G, chunks, L, K): gate, group, chunk, lane, input
+            out = np.full((4, G * L, chunks * K), pad, dtype=np.int64)
+            out[:, :H, :w.shape[1]] = np.asarray(w, dtype=np.int64).reshape(4, H, w.shape[1])
+            return out.reshape(4, G, L, chunks, K).transpose(0, 1, 3, 2, 4)
+
+        codes = np.concatenate([blocks(wx, cfg.x_chunks), blocks(wh, cfg.h_chunks)], axis=2)
+        codes = codes.transpose(1, 0, 2, 3, 4).reshape(-1, L * K)  # address (g*4 + q)*C + j
+        if cfg.mode == "fixed12":
+            return pack_lanes(codes.ravel(), self.wb, L * K)
+        return pack(codes, cfg.mode, L * K * self.wb)
 
     def gate_words(self, sx, sh, b):
         """Gate-parameter words (address g*4 + q) from codes of sx, sh (s_fmt) and b (pre_fmt)."""
@@ -135,13 +120,10 @@ class LSTMMemoryMap:
         return [_field(h, hb) | _field(c, self.cfg.c_fmt.total) << hb for h, c in zip(h0, c0)]
 
     def x_words(self, codes):
-        K, xb = self.cfg.inputs_per_cycle, self.cfg.x_fmt.total
-        return [sum(_field(v, xb) << (k * xb) for k, v in enumerate(codes[j * K:(j + 1) * K]))
-                for j in range(self.cfg.x_chunks)]
+        return pack_lanes(codes, self.cfg.x_fmt.total, self.cfg.inputs_per_cycle)
 
     def h_codes(self, words):
-        K, hb = self.cfg.inputs_per_cycle, self.cfg.h_fmt.total
-        return [_signed(w >> (k * hb), hb) for w in words for k in range(K)][:self.cfg.hidden]
+        return unpack_lanes(words, self.cfg.h_fmt.total, self.cfg.inputs_per_cycle)[:self.cfg.hidden]
 
     def load(self, golden):
         """``[(sel, addr, word)]`` writes that load a `models.lstm.LSTMGolden`'s parameters."""
@@ -353,15 +335,17 @@ class LSTM(wiring.Component):
             c_old = Array(Mux(first, c0[u], cs[u]) if u < H else Const(0, cb)
                           for u in (gg * L + lane for gg in range(G)))[g4]
             i_, f_, gg_, o_ = gates[lane]
-            total = ((f_ * c_old) << (frac_c - (af + cf))) + ((i_ * gg_) << (frac_c - 2 * af))
-            m.d.sync += [c_new[lane].eq(rq(total, frac_c, cfg.c_fmt)), o5[lane].eq(o_)]
+            c_next = Signal(signed(cb), name=f"cnext{lane}")
+            m.d.comb += c_next.eq(rq(((f_ * c_old) << (frac_c - (af + cf))) + ((i_ * gg_) << (frac_c - 2 * af)),
+                                     frac_c, cfg.c_fmt))
+            m.d.sync += [c_new[lane].eq(c_next), o5[lane].eq(o_)]
             with m.If(v4):
                 with m.Switch(g4):
                     for gg in range(G):
                         u = gg * L + lane
                         if u < H:
                             with m.Case(gg):
-                                m.d.sync += cs[u].eq(rq(total, frac_c, cfg.c_fmt))
+                                m.d.sync += cs[u].eq(c_next)
         v5, g5 = delay(v4, "v5"), delay(g4, "g5")
 
         # -- S5: normalized cell -------------------------------------------------------

@@ -38,21 +38,15 @@ from amaranth.lib.wiring import In, Out
 
 from models.taxonn import TaxoNNConfig, FW_DRAIN, ERR_DRAIN, BWU_DRAIN, DERIV_DRAIN
 from quant import RAND_BITS
-from ._fixed import requantize_hw, shift_round_hw, overflow_hw
+from ._fixed import requantize_hw, shift_round_hw, overflow_hw, pack_lanes, unpack_lanes
 from .lfsr import LFSR
 from .ternary_dot import adder_tree
 
-__all__ = ["TaxoNN", "MemoryMap", "unpack_lanes"]
+__all__ = ["TaxoNN", "MemoryMap"]
 
 
 def _ceil_div(a, b):
     return -(-a // b)
-
-
-def unpack_lanes(words, bits, lanes):
-    """Signed ``bits``-wide fields of each word, lane 0 in the low bits, in order."""
-    mask, sign = (1 << bits) - 1, 1 << (bits - 1)
-    return [((word >> (p * bits)) & mask ^ sign) - sign for word in words for p in range(lanes)]
 
 
 class MemoryMap:
@@ -94,14 +88,7 @@ class MemoryMap:
 
     def act_words(self, codes):
         """Words of an activation buffer holding the given codes."""
-        bits, mask = self.cfg.a_fmt.total, (1 << self.cfg.a_fmt.total) - 1
-        words = []
-        for c in range(_ceil_div(len(codes), self.P)):
-            word = 0
-            for p, v in enumerate(codes[c * self.P:(c + 1) * self.P]):
-                word |= (int(v) & mask) << (p * bits)
-            words.append(word)
-        return words
+        return pack_lanes(codes, self.cfg.a_fmt.total, self.P)
 
     def weight_codes(self, l, words):
         """Inverse of `weight_words`: the (n_out, n_in) int64 code matrix."""

@@ -48,24 +48,28 @@ def _cmd_generate_block(args):
                  f"ports: {ports}")
 
 
+def _write_generated(design, name, cfg, out_dir, figures):
+    """Write ``OUT/<name>.v`` and ``OUT/config.json`` (config, ports, tools, ``figures``); return the manifest."""
+    from rtl.verilog import generate_verilog, port_inventory, tool_versions
+    from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
+    out = ensure_dir(out_dir)
+    atomic_write_text(out / f"{name}.v", generate_verilog(design, name))
+    manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(), **figures,
+                "files": [str(out / f"{name}.v"), str(out / "config.json")]}
+    atomic_write_json(out / "config.json", manifest)
+    return manifest
+
+
 def _cmd_generate_taxonn(args):
     from accel.taxonn import TaxoNN
     from models.taxonn import TaxoNNConfig, schedule
-    from rtl.verilog import generate_verilog, port_inventory, tool_versions
-    from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
     from .options import config_from_args
     cfg = config_from_args(TaxoNNConfig, args)
-    design = TaxoNN(cfg)
-    text = generate_verilog(design, "taxonn")
-    out = ensure_dir(args.out)
-    atomic_write_text(out / "taxonn.v", text)
     sched = schedule(cfg)
-    manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(),
-                "cycles_per_training_step": sched["total"],
-                "cycles_per_inference": schedule(cfg, inference=True)["total"],
-                "files": [str(out / "taxonn.v"), str(out / "config.json")]}
-    atomic_write_json(out / "config.json", manifest)
-    return _emit(args, manifest, f"wrote {out / 'taxonn.v'} and {out / 'config.json'}; "
+    manifest = _write_generated(TaxoNN(cfg), "taxonn", cfg, args.out, {
+        "cycles_per_training_step": sched["total"],
+        "cycles_per_inference": schedule(cfg, inference=True)["total"]})
+    return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; "
                  f"{sched['total']} cycles per training step on P={cfg.pes}")
 
 
@@ -82,19 +86,12 @@ def _lstm_config(args):
 def _cmd_generate_lstm(args):
     from accel.lstm import LSTM
     from models.lstm import schedule
-    from rtl.verilog import generate_verilog, port_inventory, tool_versions
-    from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
     cfg, _ = _lstm_config(args)
-    design = LSTM(cfg)
-    text = generate_verilog(design, "lstm")
-    out = ensure_dir(args.out)
-    atomic_write_text(out / "lstm.v", text)
     sched = schedule(cfg)
-    manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(),
-                "cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
-                "utilization": sched["utilization"], "files": [str(out / "lstm.v"), str(out / "config.json")]}
-    atomic_write_json(out / "config.json", manifest)
-    return _emit(args, manifest, f"wrote {out / 'lstm.v'} and {out / 'config.json'}; {cfg.mode}, "
+    manifest = _write_generated(LSTM(cfg), "lstm", cfg, args.out, {
+        "cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
+        "utilization": sched["utilization"]})
+    return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; {cfg.mode}, "
                  f"{sched['cycles_per_step']} cycles per time step on L={cfg.lanes}, K={cfg.inputs_per_cycle}; "
                  f"weight memory {sched['weight_memory_bits']} bits")
 

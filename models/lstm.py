@@ -52,7 +52,7 @@ from quant import activations
 from ._config import ConfigMixin, check_int, check_choice
 
 __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedule", "MODES", "FIXED12_MAX",
-           "CODE_SETS", "PIPELINE_LATENCY"]
+           "CODE_SETS", "PIPELINE_LATENCY", "WEIGHT_BITS"]
 
 #: Cycles from the last (gate, chunk) issue of a time step until its last h is
 #: written: weight read and accumulate, gate scaling, activation, cell update,
@@ -60,6 +60,7 @@ __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedul
 PIPELINE_LATENCY = 7
 
 MODES = ("binary", "ternary", "fixed12")
+WEIGHT_BITS = {"binary": 1, "ternary": 2, "fixed12": 12}  # memory bits per weight code
 FIXED12_MAX = 2047
 CODE_SETS = {"binary": "{-1, 1}", "ternary": "{-1, 0, 1}", "fixed12": "[-2047, 2047]"}
 _FLOAT_KEYS = ("sx", "sh", "b", "sc", "bc", "h0", "c0", "head_w", "head_b")
@@ -140,8 +141,7 @@ class LSTMWeights:
 
     def weight_bits(self):
         """Bits of weight memory: 1 per binary weight, 2 per ternary, 12 per fixed12."""
-        per = {"binary": 1, "ternary": 2, "fixed12": 12}[self.mode]
-        return per * (self.wx.size + self.wh.size)
+        return WEIGHT_BITS[self.mode] * (self.wx.size + self.wh.size)
 
     def save(self, path):
         """Write the contract ``.npz`` atomically (codes int8, int16 for fixed12)."""
@@ -262,7 +262,7 @@ class LSTMConfig(ConfigMixin):
 
     @property
     def weight_bits(self):
-        return {"binary": 1, "ternary": 2, "fixed12": 12}[self.mode]
+        return WEIGHT_BITS[self.mode]
 
     @property
     def weight_frac(self):

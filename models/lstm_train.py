@@ -204,16 +204,16 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
         net.lstm.quant_gen.set_state(ck["quant_gen"])
         state = ck["state"]
 
-    t0 = time.monotonic()
+    clock = {"since": time.monotonic()}  # wall time not yet added to state["wall_s"]
 
     def save_checkpoint():
-        state["wall_s"] += time.monotonic() - t0_box[0]
-        t0_box[0] = time.monotonic()
+        now = time.monotonic()
+        state["wall_s"] += now - clock["since"]
+        clock["since"] = now
         atomic_write_bytes(ckpt_path, _torch_bytes({
             "run_key": run_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
             "quant_gen": net.lstm.quant_gen.get_state(), "state": state}))
 
-    t0_box = [t0]
     from tqdm import tqdm
     total = cfg.epochs * n_batches
     bar = tqdm(total=total, initial=state["epoch"] * n_batches + state["batch"], disable=not progress,
@@ -257,7 +257,7 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
                 return None
         valid = evaluate_float(net, task, "valid", seq_len=cfg.seq_len)
         entry = {"epoch": epoch + 1, "train_loss": state["loss_sum"] / max(state["loss_count"], 1),
-                 f"valid_{figure}": valid, "wall_s": round(state["wall_s"] + time.monotonic() - t0_box[0], 2)}
+                 f"valid_{figure}": valid, "wall_s": round(state["wall_s"] + time.monotonic() - clock["since"], 2)}
         state["history"].append(entry)
         improved = state["best_valid"] is None or (valid > state["best_valid"] if better == "higher"
                                                    else valid < state["best_valid"])

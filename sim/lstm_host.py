@@ -35,9 +35,9 @@ def lstm_job(golden, xs):
 
 
 def h_codes(job, words):
-    bits, K = job["h_bits"], job["inputs_per_cycle"]
-    sign = 1 << (bits - 1)
-    return [((w >> (k * bits)) & ((1 << bits) - 1) ^ sign) - sign for w in words for k in range(K)][:job["hidden"]]
+    """The h codes held by the h-output words read back from the RTL."""
+    from accel._fixed import unpack_lanes
+    return unpack_lanes(words, job["h_bits"], job["inputs_per_cycle"])[:job["hidden"]]
 
 
 def check_lstm_step(job, seq, t, words, cycles):

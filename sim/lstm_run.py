@@ -1,6 +1,5 @@
 """Running trained BT-LSTMs on the RTL: the work behind ``bitforge simulate lstm``."""
 
-import json
 import time
 
 import numpy as np
@@ -8,7 +7,7 @@ import numpy as np
 from bitforge.fsio import atomic_write_json, ensure_dir
 from models.lstm import LSTMGolden, schedule
 from .lstm_host import lstm_job
-from .runner import run_cocotb
+from .runner import run_job
 
 __all__ = ["simulate_lstm"]
 
@@ -39,19 +38,11 @@ def simulate_lstm(cfg, weights, sim, out_dir, *, task=None, samples=20, seed=0, 
     out = ensure_dir(out_dir).resolve()
     say(f"golden model: {len(xs)} sequences of {xs.shape[1]} steps")
     job = lstm_job(golden, xs)
-    job_path, report_path = out / "job.json", out / "tb_report.json"
-    job_path.write_text(json.dumps(job))
-    report_path.unlink(missing_ok=True)
     say(f"building and running the RTL on {sim}")
     t0 = time.monotonic()
-    result = run_cocotb(LSTM(cfg), sim=sim, test_module="sim.tb.lstm_tb", name="lstm", build_root=build_root,
-                        optimize=True, params={"job": str(job_path), "report": str(report_path)})
+    result, report = run_job(LSTM(cfg), job, out, sim=sim, test_module="sim.tb.lstm_tb", name="lstm",
+                             build_root=build_root, optimize=True)
     wall = time.monotonic() - t0
-    job_path.unlink(missing_ok=True)
-    if not report_path.exists():
-        raise RuntimeError(f"the {sim} simulation ended without a report: {result.summary()}")
-    report = json.loads(report_path.read_text())
-    report_path.unlink()
     cycles = int(sum(report["cycles"]))
     steps = xs.shape[0] * xs.shape[1]
     sched = schedule(cfg, steps)

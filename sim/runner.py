@@ -20,7 +20,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 __all__ = ["SIMULATORS", "SimulatorNotFound", "VerilogText", "TestResult", "RunResult", "simulator_status",
-           "require_simulator", "run_cocotb", "default_build_root", "MIN_VERILATOR"]
+           "require_simulator", "run_cocotb", "run_job", "default_build_root", "MIN_VERILATOR"]
 
 SIMULATORS = ("verilator", "icarus")
 MIN_VERILATOR = (5, 36)
@@ -392,3 +392,26 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
                             message=f"simulation produced no results; log {log_file}:\n{tail}")]
     return RunResult(simulator=sim, build_dir=build_dir, rebuilt=rebuilt, tests=tests,
                      results_xml=results_xml, log_file=log_file, build_s=build_s, run_s=run_s)
+
+
+def run_job(design, job, work_dir, *, sim, test_module, **kwargs):
+    """`run_cocotb` for a testbench that reads a JSON ``job`` and writes a JSON report
+    (`sim.tb.start_job`, `sim.tb.write_report`): returns ``(RunResult, report)``.
+
+    The job goes to ``work_dir/job.json`` and is removed afterwards; a run that
+    ended without writing its report raises RuntimeError with the run's summary.
+    """
+    work = Path(work_dir).resolve()  # the testbench runs in the build directory
+    job_path, report_path = work / "job.json", work / "tb_report.json"
+    job_path.write_text(json.dumps(job))
+    report_path.unlink(missing_ok=True)
+    try:
+        result = run_cocotb(design, sim=sim, test_module=test_module,
+                            params={"job": str(job_path), "report": str(report_path)}, **kwargs)
+    finally:
+        job_path.unlink(missing_ok=True)
+    if not report_path.exists():
+        raise RuntimeError(f"the {sim} simulation ended without a report: {result.summary()}")
+    report = json.loads(report_path.read_text())
+    report_path.unlink()
+    return result, report

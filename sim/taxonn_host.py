@@ -38,7 +38,7 @@ def inference_job(golden, xs):
 
 
 def _codes(job, words):
-    from accel.taxonn import unpack_lanes
+    from accel._fixed import unpack_lanes
     return unpack_lanes(words, job["a_bits"], job["pes"])[:job["n_out"]]
 
 

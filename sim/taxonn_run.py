@@ -1,6 +1,5 @@
 """Training TaxoNN on the RTL: the work behind ``bitforge simulate taxonn``."""
 
-import json
 import time
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from bitforge.fsio import atomic_write_json, ensure_dir
 from models.datasets import sample_order
 from models.taxonn import TaxoNNGolden, schedule
 from models.taxonn_train import save_params_npz
-from .runner import run_cocotb, VerilogText
+from .runner import run_job, VerilogText
 from .taxonn_host import training_job
 from .taxonn_stream import stream_capacity, stream_verilog, write_stream_files
 
@@ -39,30 +38,23 @@ def simulate_taxonn(cfg, dataset, sim, out_dir, *, samples=200, seed=0, shuffle=
     say(f"golden model: {samples} training steps")
     job = training_job(golden, dataset.x_train[idx], dataset.y_train[idx],
                        check_every=1 if samples <= FULL_CHECK_LIMIT else samples)
-    job_path, report_path = out / "job.json", out / "tb_report.json"
-    job_path.write_text(json.dumps(job))
-    report_path.unlink(missing_ok=True)
     say(f"building and running the RTL on {sim}")
     t0 = time.monotonic()
-    tb_params = {"job": str(job_path), "report": str(report_path)}
     if samples <= FULL_CHECK_LIMIT:
         stream_files = []
-        result = run_cocotb(TaxoNN(cfg), sim=sim, test_module="sim.tb.taxonn_train_tb", name="taxonn",
-                            build_root=build_root, optimize=True, waves=bool(vcd), params=tb_params)
+        design, test_module, name, plusargs = TaxoNN(cfg), "sim.tb.taxonn_train_tb", "taxonn", []
     else:
         plusargs = write_stream_files(job, cfg, out)
         stream_files = [Path(arg.split("=", 1)[1]) for arg in plusargs]
-        result = run_cocotb(VerilogText(stream_verilog(cfg, stream_capacity(samples))), sim=sim,
-                            test_module="sim.tb.taxonn_stream_tb", name="taxonn-stream",
-                            build_root=build_root, optimize=True, waves=bool(vcd), params=tb_params,
-                            plusargs=plusargs)
+        design = VerilogText(stream_verilog(cfg, stream_capacity(samples)))
+        test_module, name = "sim.tb.taxonn_stream_tb", "taxonn-stream"
+    try:
+        result, report = run_job(design, job, out, sim=sim, test_module=test_module, name=name,
+                                 build_root=build_root, optimize=True, waves=bool(vcd), plusargs=plusargs)
+    finally:
+        for path in stream_files:
+            path.unlink(missing_ok=True)
     wall = time.monotonic() - t0
-    for path in [job_path, *stream_files]:
-        path.unlink(missing_ok=True)
-    if not report_path.exists():
-        raise RuntimeError(f"the {sim} simulation ended without a report: {result.summary()}")
-    report = json.loads(report_path.read_text())
-    report_path.unlink()
     mp = MemoryMap(cfg)
     cycles_model = samples * schedule(cfg)["total"]
     summary = {

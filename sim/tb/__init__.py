@@ -10,7 +10,8 @@ accelerators (``mem_sel``, ``mem_addr``, ``mem_wdata``, ``mem_we``,
 import json
 import os
 
-__all__ = ["tb_params", "PERIOD_NS", "clock_and_reset", "host_write", "host_read", "host_run"]
+__all__ = ["tb_params", "PERIOD_NS", "clock_and_reset", "host_write", "host_read", "host_run", "start_job",
+           "write_report"]
 
 PERIOD_NS = 10
 
@@ -36,6 +37,25 @@ async def clock_and_reset(dut, idle_inputs=()):
     await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
+
+
+async def start_job(dut, idle_inputs):
+    """Read this run's parameters and its JSON ``job``, start clock and reset, perform the job's
+    ``loads`` (host writes); return ``(params, job)``."""
+    params = tb_params()
+    with open(params["job"]) as f:
+        job = json.load(f)
+    await clock_and_reset(dut, idle_inputs)
+    for sel, addr, data in job["loads"]:
+        await host_write(dut, sel, addr, data)
+    return params, job
+
+
+def write_report(params, report):
+    """Write ``report`` as JSON where the ``report`` parameter says, if it says."""
+    if params.get("report"):
+        with open(params["report"], "w") as f:
+            json.dump(report, f)
 
 
 async def host_write(dut, sel, addr, data):

@@ -7,22 +7,15 @@ with one bounded trigger, reads back h and checks every unit and the cycle
 count.
 """
 
-import json
-
 import cocotb
 
-from sim.tb import tb_params, clock_and_reset, host_write, host_read, host_run
+from sim.tb import host_write, host_read, host_run, start_job, write_report
 from sim.lstm_host import check_lstm_step, h_codes
 
 
 @cocotb.test()
 async def lstm_sequences(dut):
-    params = tb_params()
-    with open(params["job"]) as f:
-        job = json.load(f)
-    await clock_and_reset(dut, ("mem_we", "start", "first"))
-    for sel, addr, data in job["loads"]:
-        await host_write(dut, sel, addr, data)
+    params, job = await start_job(dut, ("mem_we", "start", "first"))
     problems, hs, cycles_seen = [], [], []
     for n, seq in enumerate(job["inputs"]):
         hs.append([])
@@ -38,7 +31,5 @@ async def lstm_sequences(dut):
             hs[-1].append(h_codes(job, words))
             problems.extend(check_lstm_step(job, n, t, words, cycles))
     first = problems[0] if problems else None
-    if params.get("report"):
-        with open(params["report"], "w") as f:
-            json.dump({"mismatches": len(problems), "first_mismatch": first, "cycles": cycles_seen, "h": hs}, f)
+    write_report(params, {"mismatches": len(problems), "first_mismatch": first, "cycles": cycles_seen, "h": hs})
     assert not problems, f"{len(problems)} mismatches; first: {first}"

@@ -7,24 +7,17 @@ then compares every step's cycles, prediction and checksum and the final
 parameters with the golden model.
 """
 
-import json
-
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge, Timer, First
 
-from sim.tb import tb_params, clock_and_reset, host_write, host_read, PERIOD_NS
+from sim.tb import host_read, PERIOD_NS, start_job, write_report
 from sim.taxonn_host import check_training_step
 from sim.taxonn_stream import unpack_result
 
 
 @cocotb.test()
 async def taxonn_stream(dut):
-    params = tb_params()
-    with open(params["job"]) as f:
-        job = json.load(f)
-    await clock_and_reset(dut, ("mem_we", "run", "res_addr"))
-    for sel, addr, data in job["loads"]:
-        await host_write(dut, sel, addr, data)
+    params, job = await start_job(dut, ("mem_we", "run", "res_addr"))
     steps = len(job["labels"])
     assert set(job["checks"]) <= {str(steps - 1)}, "the stream harness reads the parameters at the end only"
     per_step = len(job["inputs"][0]) + 1 + job["expected_cycles"]  # writes, start, the step
@@ -51,8 +44,6 @@ async def taxonn_stream(dut):
         read = final if str(step) in job["checks"] else []
         problems.extend(check_training_step(job, step, pred, cycles, read, checksum))
     first = problems[0] if problems else None
-    if params.get("report"):
-        with open(params["report"], "w") as f:
-            json.dump({"steps": steps, "mismatches": len(problems), "first_mismatch": first,
-                       "cycles": [c for _, c, _ in results], "final_params": final}, f)
+    write_report(params, {"steps": steps, "mismatches": len(problems), "first_mismatch": first,
+                          "cycles": [c for _, c, _ in results], "final_params": final})
     assert not problems, f"{len(problems)} mismatches; first: {first}"

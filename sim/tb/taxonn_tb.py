@@ -5,22 +5,15 @@ the mismatch count and first divergence are written. Python only loads
 memories and waits for ``done`` (one trigger per sample, bounded in time).
 """
 
-import json
-
 import cocotb
 
-from sim.tb import tb_params, clock_and_reset, host_write, host_read, host_run
+from sim.tb import host_write, host_read, host_run, start_job, write_report
 from sim.taxonn_host import check_inference
 
 
 @cocotb.test()
 async def taxonn_inference(dut):
-    params = tb_params()
-    with open(params["job"]) as f:
-        job = json.load(f)
-    await clock_and_reset(dut, ("mem_we", "start", "train"))
-    for sel, addr, data in job["loads"]:
-        await host_write(dut, sel, addr, data)
+    params, job = await start_job(dut, ("mem_we", "start", "train"))
     results = []
     for s, writes in enumerate(job["inputs"]):
         for sel, addr, data in writes:
@@ -30,8 +23,6 @@ async def taxonn_inference(dut):
         words = await host_read(dut, job["out_sel"], job["out_words"])
         results.append((words, pred, cycles))
     mismatches, first = check_inference(job, results)
-    if params.get("report"):
-        with open(params["report"], "w") as f:
-            json.dump({"samples": len(results), "mismatches": mismatches, "first_mismatch": first,
-                       "cycles": [r[2] for r in results]}, f)
+    write_report(params, {"samples": len(results), "mismatches": mismatches, "first_mismatch": first,
+                          "cycles": [r[2] for r in results]})
     assert mismatches == 0, f"{mismatches} mismatches; first: {first}"

@@ -7,22 +7,15 @@ cycle count, prediction and parameter checksum, and where the job has a
 check, read back every weight and bias word and compare with the golden model.
 """
 
-import json
-
 import cocotb
 
-from sim.tb import tb_params, clock_and_reset, host_write, host_read, host_run
+from sim.tb import host_write, host_read, host_run, start_job, write_report
 from sim.taxonn_host import check_training_step
 
 
 @cocotb.test()
 async def taxonn_training(dut):
-    params = tb_params()
-    with open(params["job"]) as f:
-        job = json.load(f)
-    await clock_and_reset(dut, ("mem_we", "start", "train"))
-    for sel, addr, data in job["loads"]:
-        await host_write(dut, sel, addr, data)
+    params, job = await start_job(dut, ("mem_we", "start", "train"))
     problems, cycles_seen, read = [], [], []
     for step, (writes, label) in enumerate(zip(job["inputs"], job["labels"])):
         for sel, addr, data in writes:
@@ -39,8 +32,6 @@ async def taxonn_training(dut):
                              "b": await host_read(dut, lay["b_sel"], lay["b_words"])})
         problems.extend(check_training_step(job, step, pred, cycles, read, checksum))
     first = problems[0] if problems else None
-    if params.get("report"):
-        with open(params["report"], "w") as f:
-            json.dump({"steps": len(job["labels"]), "mismatches": len(problems),
-                       "first_mismatch": first, "cycles": cycles_seen, "final_params": read}, f)
+    write_report(params, {"steps": len(job["labels"]), "mismatches": len(problems),
+                          "first_mismatch": first, "cycles": cycles_seen, "final_params": read})
     assert not problems, f"{len(problems)} mismatches; first: {first}"

@@ -73,7 +73,6 @@ def test_config_checks():
         LSTMConfig(h_fmt="u12.10")
     with pytest.raises(ValueError, match="intermediate sums"):
         LSTMConfig(input_size=60000, x_fmt="32.16", s_fmt="32.30")
-    w = LSTMWeights.load.__func__  # noqa: F841 (the loader is a classmethod)
     cfg = LSTMConfig(input_size=2, hidden=4)
     arrays = _arrays()
     weights = LSTMWeights(**{k: (str(v) if k == "mode" else v) for k, v in arrays.items()})
