@@ -46,8 +46,7 @@ from amaranth.lib.wiring import In, Out
 from models.lstm import LSTMConfig, PIPELINE_LATENCY
 from quant import activations, pack
 from ._fixed import requantize_hw, pack_lanes, unpack_lanes
-from .activation import pwl_hw
-from .ternary_dot import adder_tree
+from .units import CodeDot, PWLUnit
 
 __all__ = ["LSTM", "LSTMMemoryMap"]
 
@@ -277,17 +276,15 @@ class LSTM(wiring.Component):
         ax = [Signal(signed(acc_x_bits), name=f"ax{lane}") for lane in range(L)]
         ah = [Signal(signed(acc_h_bits), name=f"ah{lane}") for lane in range(L)]
 
-        def product(code, v):
-            if cfg.mode == "binary":
-                return Mux(code[0], v, -v)
-            if cfg.mode == "ternary":
-                return Mux(code == 0b01, v, Mux(code == 0b11, -v, 0))
-            return code.as_signed() * v
-
+        dot_mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
         for lane in range(L):
-            codes = [w_rd.data[(lane * K + k) * wb:(lane * K + k + 1) * wb] for k in range(K)]
-            tree_x = adder_tree(product(codes[k], x_in[k]) for k in range(K))
-            tree_h = adder_tree(product(codes[k], h_in[k]) for k in range(K))
+            codes = w_rd.data[lane * K * wb:(lane + 1) * K * wb]
+            m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb)
+            m.submodules[f"tree_h{lane}"] = dot_h = CodeDot(K, dot_mode, wb, hb)
+            m.d.comb += [dot_x.codes.eq(codes), dot_h.codes.eq(codes)]
+            m.d.comb += [dot_x.x[k].eq(x_in[k]) for k in range(K)]
+            m.d.comb += [dot_h.x[k].eq(h_in[k]) for k in range(K)]
+            tree_x, tree_h = dot_x.y, dot_h.y
             with m.If(v1):
                 with m.If(is_x1):
                     m.d.sync += ax[lane].eq(Mux(first1, 0, ax[lane]) + tree_x)
@@ -317,7 +314,10 @@ class LSTM(wiring.Component):
         # -- S3: activations into the gate registers -----------------------------------
         gates = [[Signal(signed(ab), name=f"gate{qq}_{lane}") for qq in range(4)] for lane in range(L)]
         for lane in range(L):
-            s_out, t_out = pwl_hw(m, sig, pre[lane]), pwl_hw(m, tnh, pre[lane])
+            m.submodules[f"act_sig{lane}"] = unit_s = PWLUnit(sig)
+            m.submodules[f"act_tanh{lane}"] = unit_t = PWLUnit(tnh)
+            m.d.comb += [unit_s.x.eq(pre[lane]), unit_t.x.eq(pre[lane])]
+            s_out, t_out = unit_s.y, unit_t.y
             with m.If(v3):
                 with m.Switch(q3):
                     for qq in range(4):
@@ -363,7 +363,9 @@ class LSTM(wiring.Component):
         tn = [Signal(signed(ab), name=f"tn{lane}") for lane in range(L)]
         o7 = [Signal(signed(ab), name=f"o7_{lane}") for lane in range(L)]
         for lane in range(L):
-            m.d.sync += [tn[lane].eq(pwl_hw(m, tnh, n[lane])), o7[lane].eq(o6[lane])]
+            m.submodules[f"act_cell{lane}"] = unit = PWLUnit(tnh)
+            m.d.comb += unit.x.eq(n[lane])
+            m.d.sync += [tn[lane].eq(unit.y), o7[lane].eq(o6[lane])]
         v7, g7 = delay(v6, "v7"), delay(g6, "g7")
         with m.If(v7):
             with m.Switch(g7):

@@ -40,7 +40,7 @@ from models.taxonn import TaxoNNConfig, FW_DRAIN, ERR_DRAIN, BWU_DRAIN, DERIV_DR
 from quant import RAND_BITS
 from ._fixed import requantize_hw, shift_round_hw, overflow_hw, pack_lanes, unpack_lanes
 from .lfsr import LFSR
-from .ternary_dot import adder_tree
+from .units import Multipliers, AdderTree, PWLUnit
 
 __all__ = ["TaxoNN", "MemoryMap"]
 
@@ -204,12 +204,9 @@ class TaxoNN(wiring.Component):
         def multipliers(phase):
             key = "shared" if cfg.multipliers == "shared" else phase
             if key not in arrays:
-                mx = [Signal(signed(xw), name=f"mx_{key}{k}") for k in range(P)]
-                my = [Signal(signed(yw), name=f"my_{key}{k}") for k in range(P)]
-                prod = [Signal(signed(xw + yw), name=f"mul_{key}{k}") for k in range(P)]
-                for k in range(P):
-                    m.d.comb += prod[k].eq(mx[k] * my[k])
-                arrays[key] = (mx, my, prod)
+                unit = Multipliers(P, xw, yw)
+                m.submodules[f"pe_{key}"] = unit
+                arrays[key] = (list(unit.x), list(unit.y), list(unit.p))
             return arrays[key]
 
         # -- LFSR bank for the learning-rate shifter ------------------------
@@ -373,9 +370,11 @@ class TaxoNN(wiring.Component):
         m.d.sync += [v2.eq(fw1), first2.eq(first1), last2.eq(last1), row2.eq(row1), lay2.eq(lay1),
                      bias2.eq(bias)]
         acc = Signal(signed(accb))
+        m.submodules.adder_tree = tree = AdderTree(P, wbits + abits)
+        m.d.comb += [tree.x[k].eq(fw_prods[k]) for k in range(P)]
         v3, row3, lay3, bias3 = Signal(), Signal.like(row), Signal.like(lay), Signal(signed(wbits))
         with m.If(v2):
-            m.d.sync += acc.eq(Mux(first2, 0, acc) + adder_tree(fw_prods))
+            m.d.sync += acc.eq(Mux(first2, 0, acc) + tree.y)
         m.d.sync += [v3.eq(v2 & last2), row3.eq(row2), lay3.eq(lay2), bias3.eq(bias2)]
         z = Signal(signed(abits))
         m.d.comb += z.eq(requantize_hw(acc + (bias3 << af), wf + af, cfg.a_fmt, "nearest", "saturate"))
@@ -501,22 +500,7 @@ class TaxoNN(wiring.Component):
             return Mux(z > 0, z, 0)
         if kind == "linear":
             return z
-        unit = _CombPWL(self.config.sigmoid)
-        m.submodules[f"sigmoid_{name}"] = unit
+        unit = PWLUnit(self.config.sigmoid)
+        m.submodules[f"act_{name}"] = unit
         m.d.comb += unit.x.eq(z)
         return unit.y
-
-
-class _CombPWL(wiring.Component):
-    """Combinational quant.PWLActivation (the ActivationUnit without its output register)."""
-
-    def __init__(self, pwl):
-        from ._fixed import shape_of
-        self.pwl = pwl
-        super().__init__({"x": In(shape_of(pwl.in_fmt)), "y": Out(shape_of(pwl.out_fmt))})
-
-    def elaborate(self, platform):
-        from .activation import pwl_hw
-        m = Module()
-        m.d.comb += self.y.eq(pwl_hw(m, self.pwl, self.x))
-        return m

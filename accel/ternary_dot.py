@@ -6,17 +6,9 @@ from amaranth.lib.wiring import In, Out
 from models.ternary_dot import TernaryDotConfig, TERNARY_DOT_LATENCY
 from ._block import Block
 from ._fixed import shape_of
+from .units import adder_tree
 
-__all__ = ["TernaryDot", "adder_tree"]
-
-
-def adder_tree(terms):
-    """Balanced pairwise sum; depth ceil(log2(len(terms)))."""
-    terms = list(terms)
-    while len(terms) > 1:
-        paired = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
-        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
-    return terms[0]
+__all__ = ["TernaryDot"]
 
 
 class TernaryDot(Block):

@@ -1,0 +1,100 @@
+"""Combinational datapath units, instantiated as submodules so that synthesis keeps them as blocks.
+
+The area and power reports (`rtl.synth`, `sim.power`) attribute cells to the
+submodule they sit in; these units give the PE array, the adder trees and
+the activation units of both accelerators their own modules.
+"""
+
+from amaranth.hdl import Module, Mux, Const, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._fixed import shape_of
+
+__all__ = ["adder_tree", "Multipliers", "AdderTree", "CodeDot", "PWLUnit", "tree_width"]
+
+
+def tree_width(width, n):
+    """Width of a balanced sum of ``n`` signed ``width``-bit terms."""
+    return width + max(0, (n - 1).bit_length())
+
+
+def adder_tree(terms):
+    """Balanced pairwise sum; depth ceil(log2(len(terms)))."""
+    terms = list(terms)
+    while len(terms) > 1:
+        paired = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
+
+
+class Multipliers(wiring.Component):
+    """``p[k] = x[k] * y[k]`` for k < n (signed)."""
+
+    def __init__(self, n, x_width, y_width):
+        self.n = n
+        super().__init__({"x": In(signed(x_width)).array(n), "y": In(signed(y_width)).array(n),
+                          "p": Out(signed(x_width + y_width)).array(n)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.p[k].eq(self.x[k] * self.y[k]) for k in range(self.n)]
+        return m
+
+
+class AdderTree(wiring.Component):
+    """``y = sum(x[k])``: a balanced tree of two-input adders."""
+
+    def __init__(self, n, width):
+        self.n = n
+        super().__init__({"x": In(signed(width)).array(n), "y": Out(signed(tree_width(width, n)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(adder_tree(self.x))
+        return m
+
+
+class CodeDot(wiring.Component):
+    """``y = sum(code_k * x_k)`` over k < n: add, subtract or skip per weight code.
+
+    ``mode`` "binary" (1-bit codes, 1 = +1), "ternary" (01 = +1, 11 = -1, else 0)
+    or "fixed" (signed codes: real multipliers).
+    """
+
+    def __init__(self, n, mode, code_bits, x_width):
+        if mode not in ("binary", "ternary", "fixed"):
+            raise ValueError(f"`mode` must be binary, ternary or fixed, not {mode!r}")
+        self.n, self.mode, self.code_bits, self.x_width = n, mode, code_bits, x_width
+        term = x_width + 1 if mode != "fixed" else x_width + code_bits
+        super().__init__({"codes": In(n * code_bits), "x": In(signed(x_width)).array(n),
+                          "y": Out(signed(tree_width(term, n)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        cb = self.code_bits
+        terms = []
+        for k in range(self.n):
+            code, v = self.codes[k * cb:(k + 1) * cb], self.x[k]
+            if self.mode == "binary":
+                terms.append(Mux(code[0], v, -v))
+            elif self.mode == "ternary":
+                terms.append(Mux(code == 0b01, v, Mux(code == 0b11, -v, Const(0, signed(self.x_width + 1)))))
+            else:
+                terms.append(code.as_signed() * v)
+        m.d.comb += self.y.eq(adder_tree(terms))
+        return m
+
+
+class PWLUnit(wiring.Component):
+    """Combinational quant.PWLActivation (the ActivationUnit without its output register)."""
+
+    def __init__(self, pwl):
+        self.pwl = pwl
+        super().__init__({"x": In(shape_of(pwl.in_fmt)), "y": Out(shape_of(pwl.out_fmt))})
+
+    def elaborate(self, platform):
+        from .activation import pwl_hw
+        m = Module()
+        m.d.comb += self.y.eq(pwl_hw(m, self.pwl, self.x))
+        return m

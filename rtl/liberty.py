@@ -1,0 +1,463 @@
+"""Liberty (.lib) files: the figures the area and power estimates need.
+
+`read_liberty` parses a (possibly gzip'd) Liberty file into a `Library`:
+per cell its area, leakage, pins (direction, capacitance, logic function),
+the internal energy per pin toggle and its flip-flop, in the file's units
+converted to um^2, nW, pF and pJ. Parsed libraries are cached as JSON beside
+the build directory, keyed by the file's SHA-256.
+
+`prepared_copy` writes the plain-text copy Yosys reads, with ``dont_use``
+set on cells that must not appear in a mapped netlist (power-gating,
+clock-gating, latches, tri-states, scan and fill cells): Yosys 0.23's ``abc``
+has no ``-dont_use`` option. `cell_models` writes Verilog simulation models
+of the cells a netlist uses, from the library's own functions.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Library", "Cell", "read_liberty", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "DONT_USE",
+           "LibertyError", "default_liberty", "PDK_HINT"]
+
+#: Cells a synthesized netlist must not use (names matched anywhere in the cell name).
+DONT_USE = re.compile(r"lpflow|dlclkp|lgcp|probe|lsbuf|__tap|fill|decap|diode|sparecell|ebuf|einv|"
+                      r"sighold|antenna|__dl|_dl[a-z]|sdf|sedf|dfbb|__conb|tie|bufz|mux2i_|"
+                      r"__clkdly|isobuf|srsdf|inputiso")
+
+PDK_HINT = ("pass --liberty FILE (a .lib or .lib.gz) or set BITFORGE_PDK to the folder holding "
+            "sky130hd/ and ihp-sg13g2/ (the workplace copy is ../shared/pdk)")
+
+_DEFAULTS = {"sky130": "sky130hd/sky130hd_tt.lib.gz",
+             "ihp": "ihp-sg13g2/sg13g2_stdcell_typ_1p20V_25C.lib.gz"}
+
+
+class LibertyError(ValueError):
+    """A Liberty file that cannot be read or lacks what an estimate needs."""
+
+
+def pdk_dir():
+    """The folder holding the PDK libraries: ``BITFORGE_PDK``, else ../shared/pdk beside the checkout."""
+    env = os.environ.get("BITFORGE_PDK")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1]
+    return here.parent / "shared" / "pdk"
+
+
+def default_liberty(name="sky130"):
+    """Path of a named standard-cell library (``sky130`` or ``ihp``); FileNotFoundError with the fix."""
+    if name not in _DEFAULTS:
+        raise ValueError(f"library must be one of {', '.join(_DEFAULTS)}, not {name!r}")
+    path = pdk_dir() / _DEFAULTS[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"liberty file {path} not found; {PDK_HINT}")
+    return path
+
+
+def sram_libraries():
+    """The IHP SG13G2 SRAM macro libraries found under `pdk_dir`."""
+    return sorted((pdk_dir() / "ihp-sg13g2").glob("RM_IHPSG13_1P_*.lib.gz"))
+
+
+# -- parsing -----------------------------------------------------------------
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}();:,]|[^\s{}();:,"]+')
+
+
+def _read_text(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"liberty file {path} not found; {PDK_HINT}")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise LibertyError(f"liberty file {path} is a corrupt gzip file: {e}") from e
+    text = raw.decode("latin-1")
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return text.replace("\\\n", " ").replace("\\\r\n", " ")
+
+
+def _unquote(tok):
+    return tok[1:-1] if tok.startswith('"') else tok
+
+
+def _parse(text, path):
+    """Nested groups: each ``{"type", "args", "attrs": {name: value}, "complex": {name: [args]}, "groups": []}``."""
+    tokens = _TOKEN.findall(text)
+    root = {"type": "", "args": [], "attrs": {}, "complex": {}, "groups": []}
+    stack, i, n = [root], 0, len(tokens)
+    try:
+        while i < n:
+            tok = tokens[i]
+            if tok == "}":
+                stack.pop()
+                i += 1
+                continue
+            if tok == ";":
+                i += 1
+                continue
+            nxt = tokens[i + 1]
+            if nxt == ":":  # simple attribute: one value token (some files omit the ';')
+                stack[-1]["attrs"][tok] = _unquote(tokens[i + 2])
+                i += 3
+            elif nxt == "(":
+                j, args = i + 2, []
+                while tokens[j] != ")":
+                    if tokens[j] != ",":
+                        args.append(_unquote(tokens[j]))
+                    j += 1
+                j += 1
+                if j < n and tokens[j] == "{":
+                    group = {"type": tok, "args": args, "attrs": {}, "complex": {}, "groups": []}
+                    stack[-1]["groups"].append(group)
+                    stack.append(group)
+                    i = j + 1
+                else:
+                    stack[-1]["complex"].setdefault(tok, args)
+                    i = j
+            else:
+                i += 1
+    except IndexError:
+        raise LibertyError(f"liberty file {path} ends inside a statement (truncated?)") from None
+    libs = [g for g in root["groups"] if g["type"] == "library"]
+    if not libs:
+        raise LibertyError(f"{path} is not a liberty file (no library group)")
+    return libs[0]
+
+
+# -- units -------------------------------------------------------------------
+
+_PREFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0}
+
+
+def _unit(text, base, default):
+    """Scale of a unit string like ``1nW`` relative to ``base`` (e.g. 1e-9 for nW)."""
+    if not text:
+        return default
+    match = re.fullmatch(r"\s*([0-9.eE+-]*)\s*([fpnum]?)[A-Za-z]+\s*", str(text))
+    if not match:
+        raise LibertyError(f"unit {text!r} not understood")
+    number = float(match.group(1) or 1)
+    return number * _PREFIX[match.group(2)] / base
+
+
+def _numbers(values):
+    out = []
+    for item in values:
+        out.extend(float(v) for v in str(item).replace(",", " ").split())
+    return out
+
+
+# -- the library model ---------------------------------------------------------
+
+@dataclass
+class Pin:
+    name: str
+    direction: str
+    capacitance: float = 0.0          # pF
+    function: str = None
+    energy: float = 0.0               # pJ per toggle of this pin at no load (input pins: when it toggles)
+    energy_per_pf: float = 0.0        # pJ per toggle per pF of load (output pins)
+
+
+@dataclass
+class Cell:
+    name: str
+    area: float                       # um^2
+    leakage: float                    # nW
+    pins: dict = field(default_factory=dict)
+    ff: dict = None                   # {"state", "clocked_on", "next_state", "clear", "preset"}
+    dont_use: bool = False
+    memory: dict = None               # SRAM macros: {"words", "width", "read_pj", "write_pj"}
+
+    @property
+    def inputs(self):
+        return [p for p in self.pins.values() if p.direction == "input"]
+
+    @property
+    def outputs(self):
+        return [p for p in self.pins.values() if p.direction == "output"]
+
+
+@dataclass
+class Library:
+    name: str
+    path: str
+    voltage: float
+    cells: dict
+
+    def cell(self, name):
+        try:
+            return self.cells[name]
+        except KeyError:
+            raise LibertyError(f"cell {name!r} is not in library {self.name}") from None
+
+    def to_json(self):
+        return {"name": self.name, "path": self.path, "voltage": self.voltage,
+                "cells": {n: {**{k: v for k, v in vars(c).items() if k != "pins"},
+                              "pins": {p.name: vars(p) for p in c.pins.values()}}
+                          for n, c in self.cells.items()}}
+
+    @classmethod
+    def from_json(cls, data):
+        cells = {}
+        for n, c in data["cells"].items():
+            pins = {p: Pin(**v) for p, v in c["pins"].items()}
+            cells[n] = Cell(**{**{k: v for k, v in c.items() if k != "pins"}, "pins": pins})
+        return cls(data["name"], data["path"], data["voltage"], cells)
+
+
+def _table_value(group, templates, load_pf, slew_ns):
+    """A power table's value at the given input slew and output load (bilinear, clamped)."""
+    values = _numbers(group["complex"].get("values", ["0"]))
+    if len(values) == 1:
+        return values[0], None
+    template = templates.get(group["args"][0] if group["args"] else "", {})
+    idx1 = _numbers(group["complex"].get("index_1", template.get("index_1", [])))
+    idx2 = _numbers(group["complex"].get("index_2", template.get("index_2", [])))
+    var1 = template.get("variable_1", "input_transition_time")
+    axes = [(idx1, var1)] + ([(idx2, template.get("variable_2", ""))] if idx2 else [])
+
+    def position(index, var):
+        x = load_pf if "capacitance" in var else slew_ns
+        if len(index) < 2 or x <= index[0]:
+            return 0, 0.0
+        for k in range(len(index) - 1):
+            if x <= index[k + 1]:
+                return k, (x - index[k]) / (index[k + 1] - index[k])
+        return len(index) - 2, 1.0
+
+    if len(axes) == 1:
+        k, t = position(*axes[0])
+        if len(values) < 2:
+            return values[0], None
+        return values[k] * (1 - t) + values[k + 1] * t, axes[0][1]
+    (k1, t1), (k2, t2) = position(*axes[0]), position(*axes[1])
+    cols = len(idx2)
+    v = lambda a, b: values[a * cols + b]
+    top = v(k1, k2) * (1 - t2) + v(k1, k2 + 1) * t2
+    bottom = v(k1 + 1, k2) * (1 - t2) + v(k1 + 1, k2 + 1) * t2
+    return top * (1 - t1) + bottom * t1, "2d"
+
+
+#: Input slew at which internal-energy tables are read (ns).
+NOMINAL_SLEW_NS = 0.05
+
+
+def _internal_energy(groups, templates, load_pf):
+    """Mean over internal_power groups (related pins, conditions) of (rise + fall) / 2, pJ."""
+    energies = []
+    for ip in groups:
+        parts = [g for g in ip["groups"] if g["type"] in ("rise_power", "fall_power", "power")]
+        if not parts:
+            continue
+        vals = [_table_value(g, templates, load_pf, NOMINAL_SLEW_NS)[0] for g in parts]
+        energies.append(sum(vals) / (2 if len(vals) == 2 else len(vals)) if len(vals) <= 2 else sum(vals) / len(vals))
+    return sum(energies) / len(energies) if energies else 0.0
+
+
+def _build(lib, path):
+    attrs = lib["attrs"]
+    cap_scale = 1.0
+    if "capacitive_load_unit" in lib["complex"]:
+        number, unit = lib["complex"]["capacitive_load_unit"][:2]
+        cap_scale = float(number) * _PREFIX[unit.lower()[0] if unit.lower() != "ff" else "f"] / 1e-12 \
+            if unit.lower() in ("pf", "ff", "nf") else float(number)
+    leak_scale = _unit(attrs.get("leakage_power_unit"), 1e-9, 1.0)
+    volt_scale = _unit(attrs.get("voltage_unit"), 1.0, 1.0)
+    voltage = None
+    for g in lib["groups"]:
+        if g["type"] == "operating_conditions" and "voltage" in g["attrs"]:
+            voltage = float(g["attrs"]["voltage"])
+            break
+    if voltage is None:
+        voltage = float(attrs.get("nom_voltage", 0) or 0)
+    if voltage <= 0:
+        raise LibertyError(f"{path}: no operating voltage (operating_conditions or nom_voltage)")
+    voltage *= volt_scale
+    energy_scale = cap_scale * volt_scale ** 2  # internal power tables: cap unit * V^2 (pF V^2 = pJ)
+    templates = {}
+    for g in lib["groups"]:
+        if g["type"] in ("power_lut_template", "lu_table_template") and g["args"]:
+            templates[g["args"][0]] = {**g["attrs"], **g["complex"]}
+    cells = {}
+    for g in lib["groups"]:
+        if g["type"] != "cell" or not g["args"]:
+            continue
+        name = g["args"][0]
+        a = g["attrs"]
+        leak = a.get("cell_leakage_power")
+        if leak is None:
+            vals = [float(lp["attrs"]["value"]) for lp in g["groups"]
+                    if lp["type"] == "leakage_power" and "value" in lp["attrs"]]
+            leak = sum(vals) / len(vals) if vals else 0.0
+        cell = Cell(name=name, area=float(a.get("area", 0) or 0), leakage=float(leak) * leak_scale,
+                    dont_use=str(a.get("dont_use", "false")).lower() == "true")
+        pin_groups = []
+        for sub in g["groups"]:
+            if sub["type"] == "pin":
+                pin_groups.extend((pname, sub) for pname in sub["args"])
+            elif sub["type"] == "bus":
+                bus_dir = sub["attrs"].get("direction", "")
+                for p in sub["groups"]:
+                    if p["type"] == "pin":
+                        p = {**p, "attrs": {"direction": bus_dir, **p["attrs"]}}
+                        pin_groups.extend((pname, p) for pname in p["args"])
+            elif sub["type"] in ("ff", "latch"):
+                cell.ff = {"kind": sub["type"], "state": sub["args"],
+                           **{k: sub["attrs"][k] for k in ("clocked_on", "next_state", "clear", "preset",
+                                                           "enable", "data_in") if k in sub["attrs"]}}
+            elif sub["type"] == "memory":
+                cell.memory = {"words": 2 ** int(sub["attrs"].get("address_width", 0)),
+                               "width": int(sub["attrs"].get("word_width", 0))}
+        for pname, p in pin_groups:
+            pa = p["attrs"]
+            ips = [x for x in p["groups"] if x["type"] == "internal_power"]
+            pin = Pin(name=pname, direction=pa.get("direction", "input"),
+                      capacitance=float(pa.get("capacitance", 0) or 0) * cap_scale,
+                      function=pa.get("function"))
+            if pin.direction == "output":
+                e0 = _internal_energy(ips, templates, 0.0) * energy_scale
+                e1 = _internal_energy(ips, templates, 0.01) * energy_scale
+                pin.energy, pin.energy_per_pf = e0, max(0.0, (e1 - e0) / 0.01)
+            else:
+                pin.energy = _internal_energy(ips, templates, 0.0) * energy_scale
+            if cell.memory is not None and ips:
+                _memory_energies(cell.memory, ips, energy_scale)
+            cell.pins[pname] = pin
+        cells[name] = cell
+    return Library(name=lib["args"][0] if lib["args"] else Path(path).stem, path=str(path),
+                   voltage=voltage, cells=cells)
+
+
+def _memory_energies(memory, ips, scale):
+    """Per-access energies of an SRAM macro's clock pin, from its ``when``-conditioned tables."""
+    for ip in ips:
+        when = ip["attrs"].get("when", "").replace(" ", "")
+        vals = [sum(_numbers(x["complex"].get("values", ["0"]))) for x in ip["groups"]
+                if x["type"] in ("rise_power", "fall_power")]
+        if not vals:
+            continue
+        energy = sum(vals) * scale
+        on = lambda s: re.search(rf"(?<![!\w]){s}(?!\w)", when) is not None
+        if on("A_MEN") and on("A_REN") and not on("A_WEN"):
+            memory["read_pj"] = max(memory.get("read_pj", 0.0), energy)
+        elif on("A_MEN") and on("A_WEN") and not on("A_REN"):
+            memory["write_pj"] = max(memory.get("write_pj", 0.0), energy)
+
+
+_CACHE_VERSION = 3
+
+
+def _cache_dir():
+    from sim.runner import default_build_root
+    return Path(os.environ.get("BITFORGE_CACHE", default_build_root() / "liberty"))
+
+
+def read_liberty(path):
+    """The `Library` in ``path`` (.lib or .lib.gz), parsed once and cached."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"liberty file {path} not found; {PDK_HINT}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    cache = _cache_dir() / f"{path.name}.{digest}.v{_CACHE_VERSION}.json"
+    if cache.is_file():
+        try:
+            return Library.from_json(json.loads(cache.read_text()))
+        except (ValueError, KeyError, TypeError):
+            pass
+    lib = _build(_parse(_read_text(path), path), path)
+    if not lib.cells:
+        raise LibertyError(f"liberty file {path} defines no cells")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(lib.to_json()))
+    tmp.replace(cache)
+    return lib
+
+
+def prepared_copy(path, directory):
+    """Plain-text copy of ``path`` for Yosys with `DONT_USE` cells marked; returns its path."""
+    text = _read_text(path)
+    out = Path(directory) / (Path(path).name.removesuffix(".gz").removesuffix(".lib") + ".prepared.lib")
+
+    def mark(match):
+        name = match.group(2)
+        return match.group(0) + (" dont_use : true;" if DONT_USE.search(name) else "")
+
+    text = re.sub(r'(\bcell\s*\(\s*"?)([^")\s]+)"?\s*\)\s*\{', mark, text)
+    out.write_text(text)
+    return out
+
+
+# -- Verilog models of cells --------------------------------------------------------------
+
+_EXPR_TOKEN = re.compile(r"\s*([A-Za-z_][\w\[\]]*|[01]|[!'&|^*+()])")
+
+
+def verilog_expr(function):
+    """A Liberty function (``!``, ``'``, ``&``/``*``/juxtaposition, ``|``/``+``, ``^``) in Verilog."""
+    tokens = [t for t in _EXPR_TOKEN.findall(function) if t]
+    out = []
+    for tok in tokens:
+        if tok == "'":  # postfix negation of the previous operand
+            if out and out[-1] == ")":
+                depth, k = 0, len(out) - 1
+                while k >= 0:
+                    depth += out[k] == ")"
+                    depth -= out[k] == "("
+                    if depth == 0:
+                        break
+                    k -= 1
+                out.insert(k, "~")
+            else:
+                out.insert(len(out) - 1, "~")
+            continue
+        operand_start = tok not in ("&", "|", "^", "*", "+", ")")
+        if out and operand_start and (out[-1] == ")" or re.match(r"\w", out[-1])):
+            out.append("&")
+        out.append({"!": "~", "*": "&", "+": "|", "0": "1'b0", "1": "1'b1"}.get(tok, tok))
+    return " ".join(out)
+
+
+def cell_models(library, names):
+    """Verilog modules for the cells ``names`` of ``library`` (zero-delay, flops start at 0)."""
+    parts = []
+    for name in sorted(names):
+        cell = library.cell(name)
+        ports = list(cell.pins)
+        lines = [f"module {name} ({', '.join(ports)});"]
+        for p in cell.pins.values():
+            lines.append(f"  {'output' if p.direction == 'output' else 'input'} {p.name};")
+        if cell.ff:
+            ff = cell.ff
+            if ff["kind"] != "ff" or "clocked_on" not in ff:
+                raise LibertyError(f"cell {name}: only flip-flops are modelled, not {ff['kind']}")
+            q, qn = (ff["state"] + ["_unused_qn"])[:2]
+            lines += [f"  reg {q} = 1'b0;", f"  wire {qn} = ~{q};",
+                      f"  wire _clk = {verilog_expr(ff['clocked_on'])};",
+                      f"  wire _d = {verilog_expr(ff['next_state'])};"]
+            edges, body = ["posedge _clk"], []
+            if "clear" in ff:
+                lines.append(f"  wire _clr = {verilog_expr(ff['clear'])};")
+                edges.append("posedge _clr")
+                body.append(f"if (_clr) {q} <= 1'b0; else ")
+            if "preset" in ff:
+                lines.append(f"  wire _pre = {verilog_expr(ff['preset'])};")
+                edges.append("posedge _pre")
+                body.append(f"if (_pre) {q} <= 1'b1; else ")
+            lines.append(f"  always @({' or '.join(edges)}) {''.join(body)}{q} <= _d;")
+        for p in cell.outputs:
+            if p.function is None:
+                raise LibertyError(f"cell {name}: output {p.name} has no function")
+            lines.append(f"  assign {p.name} = {verilog_expr(p.function)};")
+        lines.append("endmodule")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
