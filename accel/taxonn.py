@@ -28,7 +28,10 @@ the previous cycle. Memories: `sel_weights(l)`, `sel_bias(l)` (l = 0..L-1),
 outputs (first maximum). With ``train`` high at ``start``, ``label`` is the
 sample's class and the step updates every weight and bias; ``checksum`` then
 holds `MemoryMap.checksum` of the updated parameters (every parameter is
-written exactly once per step), a per-step check for long runs.
+written exactly once per step), a per-step check for long runs. ``phase``
+says what the current cycle belongs to (`PHASES`: idle, forward,
+back-propagation, update), as `models.taxonn.schedule` counts it; the power
+report splits energy by it.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, signed, unsigned
@@ -42,7 +45,10 @@ from ._fixed import requantize_hw, shift_round_hw, overflow_hw, pack_lanes, unpa
 from .lfsr import LFSR
 from .units import Multipliers, AdderTree, PWLUnit
 
-__all__ = ["TaxoNN", "MemoryMap"]
+__all__ = ["TaxoNN", "MemoryMap", "PHASES"]
+
+#: Values of the ``phase`` port.
+PHASES = ("idle", "forward", "backprop", "update")
 
 
 def _ceil_div(a, b):
@@ -143,6 +149,7 @@ class TaxoNN(wiring.Component):
             "cycles": Out(32),
             "pred": Out(range(max(2, cfg.layers[-1]))),
             "checksum": Out(32),
+            "phase": Out(2),
         })
 
     def elaborate(self, platform):
@@ -269,9 +276,10 @@ class TaxoNN(wiring.Component):
                                  label.eq(self.label), self.checksum.eq(0)]
                     begin_layer(0, "FW")
             with m.State("FW"):
-                m.d.comb += fw_issue.eq(1)
+                m.d.comb += [fw_issue.eq(1), self.phase.eq(1)]
                 next_weight_word(FW_DRAIN, "FW_DRAIN")
             with m.State("FW_DRAIN"):
+                m.d.comb += self.phase.eq(1)
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
                     with m.If(lay != L - 1):
@@ -282,25 +290,27 @@ class TaxoNN(wiring.Component):
                     with m.Else():
                         finish()
             with m.State("ERR"):
-                m.d.comb += err_issue.eq(1)
+                m.d.comb += [err_issue.eq(1), self.phase.eq(2)]
                 m.d.sync += chunk.eq(chunk + 1)
                 with m.If(chunk == out_chunks - 1):
                     m.d.sync += drain.eq(ERR_DRAIN - 1)
                     m.next = "ERR_DRAIN"
             with m.State("ERR_DRAIN"):
+                m.d.comb += self.phase.eq(2)
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
                     begin_layer(L - 1, "BWU")
             with m.State("BWU"):
                 # layers above the first: a BW slot then a WU slot per (row, chunk)
                 with m.If((lay == 0) | slot):
-                    m.d.comb += bwu_issue.eq(lay == 0)
+                    m.d.comb += [bwu_issue.eq(lay == 0), self.phase.eq(3)]
                     m.d.sync += slot.eq(0)
                     next_weight_word(BWU_DRAIN, "BWU_DRAIN")
                 with m.Else():
-                    m.d.comb += bwu_issue.eq(1)
+                    m.d.comb += [bwu_issue.eq(1), self.phase.eq(2)]
                     m.d.sync += slot.eq(1)
             with m.State("BWU_DRAIN"):
+                m.d.comb += self.phase.eq(3)
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
                     with m.If(lay == 0):
@@ -309,6 +319,7 @@ class TaxoNN(wiring.Component):
                         m.d.sync += [chunk.eq(0), slot.eq(0)]
                         m.next = "DERIV"
             with m.State("DERIV"):
+                m.d.comb += self.phase.eq(2)
                 if two_cycle_deriv:
                     m.d.sync += slot.eq(~slot)
                     m.d.comb += der_issue.eq(~slot)
@@ -322,6 +333,7 @@ class TaxoNN(wiring.Component):
                         m.d.sync += drain.eq(DERIV_DRAIN - 1)
                         m.next = "DERIV_DRAIN"
             with m.State("DERIV_DRAIN"):
+                m.d.comb += self.phase.eq(2)
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
                     begin_layer(lay - 1, "BWU")
