@@ -294,6 +294,8 @@ class LSTM(wiring.Component):
         g2, q2 = delay(g1, "g2"), delay(q1, "q2")
         with m.If(v1):
             m.d.comb += g_rd.addr.eq(g1 * 4 + q1)
+        # read enables: each memory is read only in the cycles that use it (and by the host while idle)
+        m.d.comb += [w_rd.en.eq(idle | issuing), x_rd.en.eq(idle | issuing), g_rd.en.eq(idle | v1)]
         with m.If(v1 & first1):  # a gate's first chunk is always an x chunk: clear ah for it
             for lane in range(L):
                 m.d.sync += ah[lane].eq(0)
@@ -328,6 +330,7 @@ class LSTM(wiring.Component):
         # -- S4: cell update -----------------------------------------------------------
         with m.If(v4):
             m.d.comb += c_rd.addr.eq(g4)
+        m.d.comb += c_rd.en.eq(idle | v4)
         c_new = [Signal(signed(cb), name=f"cnew{lane}") for lane in range(L)]
         o5 = [Signal(signed(ab), name=f"o5_{lane}") for lane in range(L)]
         frac_c = max(af + cf, 2 * af)

@@ -178,6 +178,20 @@ class LSTMWeights:
         return cls(mode=str(mode), source=name, **arrays)
 
 
+def random_weights(cfg, rng, classes=10):
+    """Random `LSTMWeights` for ``cfg`` (codes uniform over the mode's set; scales that keep the gates
+    in range): stimulus for tests and for power estimates of modes without a trained model."""
+    H, I = cfg.hidden, cfg.input_size
+    codes = {"binary": (-1, 1), "ternary": (-1, 0, 1), "fixed12": tuple(range(-FIXED12_MAX, FIXED12_MAX + 1))}
+    scale = 1.0 if cfg.mode != "fixed12" else 2.0 ** -11
+    return LSTMWeights(mode=cfg.mode, wx=rng.choice(codes[cfg.mode], (4 * H, I)),
+                       wh=rng.choice(codes[cfg.mode], (4 * H, H)),
+                       sx=rng.uniform(0.05, 0.6, 4 * H) * scale, sh=rng.uniform(0.05, 0.6, 4 * H) * scale,
+                       b=rng.normal(0, 0.5, 4 * H), sc=rng.uniform(0.3, 1.5, H), bc=rng.normal(0, 0.2, H),
+                       h0=rng.uniform(-0.5, 0.5, H), c0=rng.uniform(-1, 1, H),
+                       head_w=rng.normal(size=(classes, H)), head_b=np.zeros(classes), source="random weights")
+
+
 def forward_folded(weights, x, state=None):
     """Float64 forward of the folded model with exact sigmoid/tanh: hidden states (B, T, H), (h, c).
 

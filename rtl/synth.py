@@ -223,7 +223,10 @@ class Synthesis:
             return {"0": "1'b0", "1": "1'b1", "x": "1'b0", "z": "1'b0"}[b] if isinstance(b, str) else f"n{b}"
 
         def vec(bits):
-            return bit(bits[0]) if len(bits) == 1 else "{" + ", ".join(bit(b) for b in reversed(bits)) + "}"
+            if len(bits) == 1:
+                return bit(bits[0])
+            items = [bit(b) for b in reversed(bits)]
+            return "{" + ",\n    ".join(", ".join(items[i:i + 16]) for i in range(0, len(items), 16)) + "}"
 
         nets = set()
         for port in module["ports"].values():
@@ -295,6 +298,12 @@ def _param_literal(value):
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value and set(value) <= set("01xz"):
+        if set(value) <= {"0"}:
+            return f"{len(value)}'b0"
+        if set(value) <= {"x"}:
+            return f"{len(value)}'bx"
+        if set(value) <= {"0", "1"} and len(value) > 64:
+            return f"{len(value)}'h{int(value, 2):x}"
         return f"{len(value)}'b{value}"
     return '"' + str(value).replace('"', '') + '"'
 

@@ -10,7 +10,7 @@ from amaranth.lib import wiring
 
 from bitforge.fsio import atomic_write_text, atomic_write_json, ensure_dir
 
-__all__ = ["generate_verilog", "port_inventory", "tool_versions", "write_design"]
+__all__ = ["generate_verilog", "port_inventory", "tool_versions", "write_design", "design_inventory"]
 
 
 def generate_verilog(component, name):
@@ -69,3 +69,56 @@ def write_design(component, name, out_dir, config):
     }
     atomic_write_json(Path(out) / f"{name}.json", manifest)
     return manifest
+
+
+def design_inventory(text, work_dir=None):
+    """Modules, ports, registers and memories of generated Verilog, read with pyverilog.
+
+    Returns ``{"modules": [{"name", "ports": [{"name", "direction", "width"}],
+    "registers": {"count", "bits"}, "memories": [{"name", "words", "width", "bits"}]}]}``.
+    """
+    import tempfile
+    from pyverilog.vparser import ast as vast
+    from pyverilog.vparser.parser import VerilogParser
+
+    def value(node):
+        if node is None:
+            return 0
+        if isinstance(node, vast.IntConst):
+            text = node.value.replace("_", "")
+            if "'" in text:
+                base, digits = text.split("'", 1)[1][0].lower(), text.split("'", 1)[1][1:]
+                return int(digits, {"d": 10, "h": 16, "b": 2, "o": 8}[base])
+            return int(text)
+        raise ValueError(f"non-constant width {node}")
+
+    def width(w):
+        return 1 if w is None else abs(value(w.msb) - value(w.lsb)) + 1
+
+    import re
+    text = re.sub(r"\(\*.*?\*\)", "", text)  # attributes, which pyverilog cannot parse inside statements
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        tree = VerilogParser(outputdir=tmp, debug=False).parse(text)
+    modules = []
+    for mod in tree.description.definitions:
+        if not isinstance(mod, vast.ModuleDef):
+            continue
+        ports, regs, mems = [], {"count": 0, "bits": 0}, []
+        for item in mod.items:
+            if not isinstance(item, vast.Decl):
+                continue
+            for d in item.list:
+                if isinstance(d, (vast.Input, vast.Output, vast.Inout)):
+                    ports.append({"name": d.name, "direction": type(d).__name__.lower(), "width": width(d.width)})
+                elif isinstance(d, vast.Reg):
+                    if d.dimensions is not None:
+                        words = 1
+                        for length in d.dimensions.lengths:
+                            words *= abs(value(length.msb) - value(length.lsb)) + 1
+                        mems.append({"name": d.name, "words": words, "width": width(d.width),
+                                     "bits": words * width(d.width)})
+                    else:
+                        regs["count"] += 1
+                        regs["bits"] += width(d.width)
+        modules.append({"name": mod.name, "ports": ports, "registers": regs, "memories": mems})
+    return {"modules": modules}

@@ -208,6 +208,7 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
             start = None
     if start is not None:
         runs.append((start, len(busy)))
-    return Activity(blocks=blocks, energy=np.array(energy_rows).reshape(-1, len(blocks)), busy=busy, phase=phase,
-                    memories=memories, reads=np.array(read_rows).reshape(-1, len(memories)),
-                    writes=np.array(write_rows).reshape(-1, len(memories)), toggles=toggles, runs=runs)
+    return Activity(blocks=blocks, energy=np.array(energy_rows).reshape(len(busy), len(blocks)), busy=busy, phase=phase,
+                    memories=memories, reads=np.array(read_rows, dtype=bool).reshape(len(busy), len(memories)),
+                    writes=np.array(write_rows, dtype=bool).reshape(len(busy), len(memories)),
+                    toggles=toggles, runs=runs)

@@ -5,20 +5,13 @@ import pytest
 from amaranth.sim import Simulator
 
 from accel.lstm import LSTM
-from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden
+from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden, random_weights as _random_weights
 from sim.lstm_host import lstm_job, run_lstm_amaranth
 from sim.runner import run_cocotb
 
 
 def random_weights(cfg, rng, classes=3):
-    H, I = cfg.hidden, cfg.input_size
-    codes = {"binary": (-1, 1), "ternary": (-1, 0, 1), "fixed12": tuple(range(-2047, 2048))}[cfg.mode]
-    scale = 1.0 if cfg.mode != "fixed12" else 2.0 ** -11
-    return LSTMWeights(mode=cfg.mode, wx=rng.choice(codes, (4 * H, I)), wh=rng.choice(codes, (4 * H, H)),
-                       sx=rng.uniform(0.05, 0.6, 4 * H) * scale, sh=rng.uniform(0.05, 0.6, 4 * H) * scale,
-                       b=rng.normal(0, 0.5, 4 * H), sc=rng.uniform(0.3, 1.5, H), bc=rng.normal(0, 0.2, H),
-                       h0=rng.uniform(-0.5, 0.5, H), c0=rng.uniform(-1, 1, H),
-                       head_w=rng.normal(size=(classes, H)), head_b=np.zeros(classes))
+    return _random_weights(cfg, rng, classes)
 
 
 def run_amaranth(cfg, weights, x):
