@@ -341,8 +341,9 @@ class TaxoNN(wiring.Component):
         # read enables: a memory is read only in the cycles that use it (and by the host while idle)
         reading = fw_issue | bwu_issue
         for l in range(L):
-            m.d.comb += [w_rd[l].en.eq(idle | reading), b_rd[l].en.eq(idle | reading),
-                         a_rd[l].en.eq(idle | reading | der_issue), d_rd[l].en.eq(bwu_issue)]
+            here = lay == l
+            m.d.comb += [w_rd[l].en.eq(idle | (reading & here)), b_rd[l].en.eq(idle | (reading & here)),
+                         a_rd[l].en.eq(idle | ((reading | der_issue) & here)), d_rd[l].en.eq(bwu_issue & here)]
         m.d.comb += [a_rd[L].en.eq(idle | err_issue), e_rd.en.eq(bwu_issue | der_issue)]
 
         # read addresses by phase (the FSM's issue signals)

@@ -248,6 +248,84 @@ def _cmd_train_lstm(args):
     return _emit(args, metrics, text)
 
 
+# -- report -----------------------------------------------------------------
+
+def _liberty(args):
+    from rtl.liberty import default_liberty
+    if args.liberty:
+        path = Path(args.liberty)
+        if not path.is_file():
+            raise CLIError(f"liberty file {str(path)!r} does not exist")
+        return path
+    return default_liberty(args.library)
+
+
+def _report_text(report):
+    a, p, e = report["area_um2"], report["power_mw"], report["energy"]
+    lines = [f"{report['design']}: area {a['total']:,.0f} um^2 ({a['logic']:,.0f} standard cells), power "
+             f"{p['total']:.3f} mW at {report['clock_mhz']:g} MHz (dynamic {p['dynamic']:.3f}, leakage "
+             f"{p['leakage']:.2g}; zero-delay lower bound), {e['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
+             f"on {report['library']['name']}",
+             f"energy model: {report['energy_model']['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
+             f"({100 * report['energy_model']['difference']:+.1f}% vs gate level; standard cells "
+             f"{100 * (report['energy_model']['logic_difference'] or 0):+.1f}%)"]
+    comp = report.get("comparison")
+    if comp and "power_ratio" in comp:
+        lines.append(f"baseline (dedicated 16-bit) / TaxoNN: power {comp['power_ratio']:.2f}x (paper 2.1x), "
+                     f"area {comp['area_ratio']:.2f}x (paper 1.65x)")
+    elif comp:
+        for m, v in comp["vs_fixed12"].items():
+            lines.append(f"fixed12 / {m}: area {v['area_ratio']:.2f}x, power {v['power_ratio']:.2f}x, energy per "
+                         f"step {v['energy_per_step_ratio']:.2f}x, weight memory {v['weight_memory_ratio']:.1f}x, "
+                         f"throughput at equal area {v['throughput_at_equal_area_ratio']:.2f}x")
+    return "\n".join(lines)
+
+
+def _check_report_args(args):
+    if not args.clock_mhz > 0:
+        raise CLIError(f"--clock-mhz must be positive, not {args.clock_mhz}")
+
+
+def _cmd_report_taxonn(args):
+    from models.taxonn import TaxoNNConfig
+    from bitforge.report import taxonn_report
+    from .options import config_from_args
+    _check_report_args(args)
+    cfg = config_from_args(TaxoNNConfig, args)
+    if args.steps < 1:
+        raise CLIError(f"--steps must be a positive integer, not {args.steps}")
+    report = taxonn_report(cfg, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim, steps=args.steps,
+                           compare=not args.no_compare, sweep=not args.no_sweep,
+                           progress=lambda m: _progress(args, m))
+    return _emit(args, report, _report_text(report) + f"\nwrote {Path(args.out) / 'report.html'}")
+
+
+def _cmd_report_lstm(args):
+    from bitforge.report import lstm_report
+    _check_report_args(args)
+    if args.cfg_input_size is None and not args.config and not args.weights:
+        args.cfg_input_size, args.cfg_hidden = 8, args.cfg_hidden or 64
+    cfg, weights = _lstm_config(args)
+    if args.sequences < 1:
+        raise CLIError(f"--sequences must be a positive integer, not {args.sequences}")
+    report = lstm_report(cfg, weights, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim,
+                         sequences=args.sequences, compare=not args.no_compare,
+                         progress=lambda m: _progress(args, m))
+    return _emit(args, report, _report_text(report) + f"\nwrote {Path(args.out) / 'report.html'}")
+
+
+def _report_options(p):
+    p.add_argument("--liberty", metavar="FILE", help="a Liberty library (.lib or .lib.gz); default: --library")
+    p.add_argument("--library", choices=("sky130", "ihp"), default="sky130",
+                   help="a library of the PDK folder ($BITFORGE_PDK, default ../shared/pdk): sky130 (default) or ihp")
+    p.add_argument("--clock-mhz", type=float, default=100.0, metavar="F", help="clock frequency (default 100)")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
+                   help="simulator for the gate-level netlist (default icarus)")
+    p.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+
+
 # -- demo -------------------------------------------------------------------
 
 def _cmd_demo(args):
@@ -373,6 +451,21 @@ def build_parser():
     sim_lstm.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     sim_lstm.add_argument("--out", required=True, metavar="DIR", help="output directory")
     sim_lstm.set_defaults(func=_cmd_simulate_lstm)
+
+    report = sub.add_parser("report", help="area, power and energy reports (Yosys + gate-level simulation)")
+    rep_sub = report.add_subparsers(dest="design", metavar="DESIGN", required=True)
+    rep_tx = rep_sub.add_parser("taxonn", parents=[common], help="TaxoNN vs its dedicated 16-bit baseline")
+    add_config_options(rep_tx, TaxoNNConfig)
+    _report_options(rep_tx)
+    rep_tx.add_argument("--steps", type=int, default=4, metavar="N", help="training steps simulated (default 4)")
+    rep_tx.add_argument("--no-sweep", action="store_true", help="skip the P x bitwidth sweep")
+    rep_tx.set_defaults(func=_cmd_report_taxonn)
+    rep_lstm = rep_sub.add_parser("lstm", parents=[common], help="BT-LSTM binary/ternary vs fixed12")
+    add_config_options(rep_lstm, LSTMConfig)
+    rep_lstm.add_argument("--weights", metavar="NPZ", help="a trained lstm.npz (sets I, H and the mode)")
+    rep_lstm.add_argument("--sequences", type=int, default=2, metavar="N", help="input sequences (default 2)")
+    _report_options(rep_lstm)
+    rep_lstm.set_defaults(func=_cmd_report_lstm)
 
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")

@@ -126,6 +126,8 @@ def _parse(text, path):
                 i += 1
     except IndexError:
         raise LibertyError(f"liberty file {path} ends inside a statement (truncated?)") from None
+    if len(stack) > 1 and any(g["type"] == "library" for g in root["groups"]):
+        raise LibertyError(f"liberty file {path} ends inside group {stack[-1]['type']} (truncated?)")
     libs = [g for g in root["groups"] if g["type"] == "library"]
     if not libs:
         raise LibertyError(f"{path} is not a liberty file (no library group)")

@@ -1,0 +1,114 @@
+"""The report flow on small configurations: positive, consistent figures, stable against stored baselines."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from models.lstm import LSTMConfig
+from models.taxonn import TaxoNNConfig
+
+BASELINES = Path(__file__).with_name("report_baselines.json")
+#: Stated tolerances against the stored baselines: synthesis is deterministic for a given Yosys, so area
+#: moves only with the tools; energies also move with the workload's data, fixed here by seeds.
+AREA_TOL, ENERGY_TOL = 0.03, 0.10
+
+
+@pytest.fixture(scope="module")
+def flow_tools():
+    from rtl.liberty import default_liberty
+    from rtl.synth import find_yosys, ToolNotFound
+    from sim.runner import simulator_status
+    try:
+        find_yosys()
+    except ToolNotFound as e:
+        pytest.skip(str(e))
+    ok, message = simulator_status("icarus")
+    if not ok:
+        pytest.skip(message)
+    try:
+        return default_liberty("sky130")
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+
+
+def _check_consistent(report):
+    blocks = report["blocks"]
+    assert report["area_um2"]["total"] > 0 and all(b["area_um2"] > 0 for b in blocks.values())
+    assert sum(b["area_um2"] for b in blocks.values()) == pytest.approx(report["area_um2"]["total"], rel=1e-9)
+    assert sum(report["area_um2"]["blocks"].values()) == pytest.approx(report["area_um2"]["total"], rel=1e-9)
+    p = report["power_mw"]
+    assert p["dynamic"] > 0 and p["leakage"] > 0
+    assert sum(b["dynamic"] for b in p["blocks"].values()) == pytest.approx(p["dynamic"], rel=1e-9)
+    assert sum(b["leakage"] for b in p["blocks"].values()) == pytest.approx(p["leakage"], rel=1e-9)
+    e = report["energy"]
+    assert e["per_step_pj"] > e["dynamic_per_step_pj"] > e["logic_dynamic_per_step_pj"] > 0
+    if e["phases"]:
+        assert sum(ph["dynamic_energy_pj"] for ph in e["phases"].values()) == pytest.approx(
+            e["dynamic_per_step_pj"], rel=1e-6)
+    for key in ("library", "clock_mhz", "method", "workload"):
+        assert report[key]
+    assert "lower bound" in report["method"]["activity"]
+
+
+def _flat(report):
+    return {"area_um2": report["area_um2"]["total"], "logic_area_um2": report["area_um2"]["logic"],
+            "energy_per_step_pj": report["energy"]["per_step_pj"],
+            "model_per_step_pj": report["energy_model"]["per_step_pj"]}
+
+
+def _check_baseline(name, got):
+    """Compare with the stored figures; ``BITFORGE_UPDATE_BASELINES=1`` rewrites them instead."""
+    import os
+    data = json.loads(BASELINES.read_text()) if BASELINES.exists() else {}
+    if os.environ.get("BITFORGE_UPDATE_BASELINES") == "1":
+        data[name] = got
+        BASELINES.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        return
+    assert name in data, f"no stored baseline {name!r} in {BASELINES}; run with BITFORGE_UPDATE_BASELINES=1"
+    stored = data[name]
+    for key, value in got.items():
+        tol = AREA_TOL if "area" in key else ENERGY_TOL
+        assert value == pytest.approx(stored[key], rel=tol), f"{name} {key}: {value:.1f} vs stored {stored[key]:.1f}"
+
+
+def test_taxonn_report(flow_tools, tmp_path):
+    from bitforge.report import taxonn_report
+    cfg = TaxoNNConfig(layers=(64, 8, 10), pes=2)
+    report = taxonn_report(cfg, flow_tools, tmp_path / "r", steps=2, sweep=False)
+    _check_consistent(report)
+    assert set(report["energy"]["phases"]) == {"forward", "backprop", "update"}
+    from models.taxonn import schedule
+    sched = schedule(cfg)
+    phases = report["energy"]["phases"]
+    assert phases["forward"]["cycles_per_step"] == sched["cycles"]["fw"]
+    assert phases["update"]["cycles_per_step"] == sched["cycles"]["wu"]
+    assert report["workload"]["cycles_per_step"] == sched["total"]
+    comp = report["comparison"]
+    assert comp["area_ratio"] > 1 and comp["power_ratio"] > 1
+    assert abs(report["energy_model"]["difference"]) < 0.25
+    for name in ("report.json", "report.md", "report.html", "breakdown.png", "comparison.png", "phases.png"):
+        assert (tmp_path / "r" / name).stat().st_size > 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["area_um2"]["total"] == report["area_um2"]["total"]
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<table>" in html
+    _check_baseline("taxonn", _flat(report))
+    base = comp["designs"]["baseline"]
+    _check_baseline("taxonn-baseline", {"area_um2": base["area_um2"], "logic_area_um2": base["logic_area_um2"],
+                                        "energy_per_step_pj": base["energy_per_step_pj"],
+                                        "model_per_step_pj": base["model_energy_per_step_pj"]})
+
+
+def test_lstm_report(flow_tools, tmp_path):
+    from bitforge.report import lstm_report
+    cfg = LSTMConfig(input_size=8, hidden=8, lanes=2, inputs_per_cycle=4, mode="ternary")
+    report = lstm_report(cfg, None, flow_tools, tmp_path / "r", sequences=1)
+    _check_consistent(report)
+    assert report["workload"]["steps"] == 8
+    vs = report["comparison"]["vs_fixed12"]
+    assert set(vs) == {"binary", "ternary"}
+    assert vs["binary"]["weight_memory_ratio"] == 12 and vs["ternary"]["weight_memory_ratio"] == 6
+    assert vs["ternary"]["area_ratio"] > 1 and vs["binary"]["area_ratio"] > 1
+    assert abs(report["energy_model"]["difference"]) < 0.25
+    assert (tmp_path / "r" / "report.html").stat().st_size > 0
+    _check_baseline("lstm-ternary", _flat(report))

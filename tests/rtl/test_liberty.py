@@ -1,0 +1,96 @@
+import gzip
+
+import pytest
+
+from rtl.liberty import read_liberty, prepared_copy, cell_models, verilog_expr, LibertyError
+
+_LIB = r"""
+library ("tiny") {
+  time_unit : "1ns"; voltage_unit : "1V"; leakage_power_unit : "1nW";
+  capacitive_load_unit(1.0, "pf");
+  operating_conditions ("tt") { voltage : 1.5; }
+  power_lut_template ("p2") { variable_1 : "input_transition_time"; variable_2 : "total_output_net_capacitance";
+    index_1("0.01, 0.1"); index_2("0.0, 0.1"); }
+  cell ("nand2") {
+    area : 4.0; cell_leakage_power : 2.0;
+    pin ("A") { direction : "input"; capacitance : 0.002; }
+    pin ("B") { direction : "input"; capacitance : 0.003; }
+    pin ("Y") { direction : "output"; function : "!(A&B)";
+      internal_power () { related_pin : "A";
+        rise_power ("p2") { values ("0.010, 0.030", "0.010, 0.030"); }
+        fall_power ("p2") { values ("0.006, 0.006", \
+                                    "0.006, 0.006"); } } }
+  }
+  cell ("dff") {
+    area : 20.0;
+    leakage_power () { value : 1.0; when : "D"; }
+    leakage_power () { value : 3.0; when : "!D"; }
+    ff ("IQ", "IQN") { clocked_on : "CLK"; next_state : "D"; clear : "RESET_B'"; }
+    pin ("CLK") { direction : "input"; capacitance : 0.001;
+      internal_power () { rise_power ("scalar") { values ("0.02"); } fall_power ("scalar") { values ("0.01"); } } }
+    pin ("D") { direction : "input"; capacitance : 0.001; }
+    pin ("RESET_B") { direction : "input"; capacitance : 0.001; }
+    pin ("Q") { direction : "output"; function : "IQ"; }
+  }
+  cell ("sky130_fd_sc_hd__lpflow_bleeder_1") { area : 1.0; }
+}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("BITFORGE_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "tiny.lib.gz"
+    path.write_bytes(gzip.compress(_LIB.encode()))
+    return path
+
+
+def test_reads_cells_units_and_energies(tiny):
+    lib = read_liberty(tiny)
+    assert lib.name == "tiny" and lib.voltage == 1.5
+    nand = lib.cell("nand2")
+    assert nand.area == 4.0 and nand.leakage == 2.0
+    assert nand.pins["A"].capacitance == 0.002 and nand.pins["Y"].function == "!(A&B)"
+    # (rise + fall) / 2 at no load, and the slope per pF of load
+    assert nand.pins["Y"].energy == pytest.approx(0.008)
+    assert nand.pins["Y"].energy_per_pf == pytest.approx(0.1)
+    dff = lib.cell("dff")
+    assert dff.leakage == 2.0  # mean of the conditional values
+    assert dff.ff == {"kind": "ff", "state": ["IQ", "IQN"], "clocked_on": "CLK", "next_state": "D",
+                      "clear": "RESET_B'"}
+    assert dff.pins["CLK"].energy == pytest.approx(0.015)
+    assert read_liberty(tiny).cells.keys() == lib.cells.keys()  # from the cache
+
+
+def test_prepared_copy_marks_dont_use(tiny, tmp_path):
+    text = prepared_copy(tiny, tmp_path).read_text()
+    assert 'cell ("sky130_fd_sc_hd__lpflow_bleeder_1") { dont_use : true;' in text
+    assert 'cell ("nand2") {\n' in text
+
+
+@pytest.mark.parametrize("function, verilog", [
+    ("!(A&B)", "~ ( A & B )"), ("(A1*A2)+B1", "( A1 & A2 ) | B1"), ("RESET_B'", "~ RESET_B"),
+    ("(A B)'", "~ ( A & B )"), ("A^!B", "A ^ ~ B")])
+def test_functions_in_verilog(function, verilog):
+    assert verilog_expr(function) == verilog
+
+
+def test_cell_models(tiny):
+    text = cell_models(read_liberty(tiny), ["dff", "nand2"])
+    assert "assign Y = ~ ( A & B );" in text
+    assert "always @(posedge _clk or posedge _clr) if (_clr) IQ <= 1'b0; else IQ <= _d;" in text
+
+
+def test_bad_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("BITFORGE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="BITFORGE_PDK"):
+        read_liberty(tmp_path / "missing.lib")
+    (tmp_path / "trunc.lib").write_text(_LIB[:400])
+    with pytest.raises(LibertyError, match="truncated"):
+        read_liberty(tmp_path / "trunc.lib")
+    (tmp_path / "bad.lib.gz").write_bytes(b"\x1f\x8b" + b"garbage")
+    with pytest.raises(LibertyError, match="corrupt gzip"):
+        read_liberty(tmp_path / "bad.lib.gz")
+    (tmp_path / "empty.lib").write_text("cell (x) { area : 1; }")
+    with pytest.raises(LibertyError, match="not a liberty file"):
+        read_liberty(tmp_path / "empty.lib")
