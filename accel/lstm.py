@@ -295,7 +295,8 @@ class LSTM(wiring.Component):
         with m.If(v1):
             m.d.comb += g_rd.addr.eq(g1 * 4 + q1)
         # read enables: each memory is read only in the cycles that use it (and by the host while idle)
-        m.d.comb += [w_rd.en.eq(idle | issuing), x_rd.en.eq(idle | issuing), g_rd.en.eq(idle | v1)]
+        m.d.comb += [w_rd.en.eq(idle | issuing), x_rd.en.eq(idle | (issuing & (j < Cx))),
+                     g_rd.en.eq(idle | (v1 & last1))]
         with m.If(v1 & first1):  # a gate's first chunk is always an x chunk: clear ah for it
             for lane in range(L):
                 m.d.sync += ah[lane].eq(0)
@@ -310,7 +311,8 @@ class LSTM(wiring.Component):
             sx, sh, b = word[:sb].as_signed(), word[sb:2 * sb].as_signed(), word[2 * sb:].as_signed()
             total = ((sx * ax[lane]) << (frac_pre - (sf + xf + wf))) + \
                     ((sh * ah[lane]) << (frac_pre - (sf + hf + wf))) + (b << (frac_pre - pf))
-            m.d.sync += pre[lane].eq(rq(total, frac_pre, cfg.pre_fmt))
+            with m.If(v2):  # registers load only when their stage is valid: no activity otherwise
+                m.d.sync += pre[lane].eq(rq(total, frac_pre, cfg.pre_fmt))
         v3, g3, q3 = delay(v2, "v3"), delay(g2, "g3"), delay(q2, "q3")
 
         # -- S3: activations into the gate registers -----------------------------------
@@ -341,7 +343,8 @@ class LSTM(wiring.Component):
             c_next = Signal(signed(cb), name=f"cnext{lane}")
             m.d.comb += c_next.eq(rq(((f_ * c_old) << (frac_c - (af + cf))) + ((i_ * gg_) << (frac_c - 2 * af)),
                                      frac_c, cfg.c_fmt))
-            m.d.sync += [c_new[lane].eq(c_next), o5[lane].eq(o_)]
+            with m.If(v4):
+                m.d.sync += [c_new[lane].eq(c_next), o5[lane].eq(o_)]
             with m.If(v4):
                 with m.Switch(g4):
                     for gg in range(G):
@@ -359,7 +362,8 @@ class LSTM(wiring.Component):
             word = c_rd.data[lane * mp.cell_bits:(lane + 1) * mp.cell_bits]
             sc, bc = word[:sb].as_signed(), word[sb:].as_signed()
             total = ((sc * c_new[lane]) << (frac_n - (sf + cf))) + (bc << (frac_n - pf))
-            m.d.sync += [n[lane].eq(rq(total, frac_n, cfg.pre_fmt)), o6[lane].eq(o5[lane])]
+            with m.If(v5):
+                m.d.sync += [n[lane].eq(rq(total, frac_n, cfg.pre_fmt)), o6[lane].eq(o5[lane])]
         v6, g6 = delay(v5, "v6"), delay(g5, "g6")
 
         # -- S6: tanh; S7: output product into the next h bank -------------------------
@@ -368,7 +372,8 @@ class LSTM(wiring.Component):
         for lane in range(L):
             m.submodules[f"act_cell{lane}"] = unit = PWLUnit(tnh)
             m.d.comb += unit.x.eq(n[lane])
-            m.d.sync += [tn[lane].eq(unit.y), o7[lane].eq(o6[lane])]
+            with m.If(v6):
+                m.d.sync += [tn[lane].eq(unit.y), o7[lane].eq(o6[lane])]
         v7, g7 = delay(v6, "v7"), delay(g6, "g7")
         with m.If(v7):
             with m.Switch(g7):

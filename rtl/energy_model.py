@@ -89,7 +89,7 @@ def taxonn_energy(cfg, liberty, *, flops, progress=None):
 
 def lstm_energy(cfg, liberty, *, flops, progress=None):
     """Model energy of one BT-LSTM time step (pJ)."""
-    from accel.units import Multipliers, CodeDot, PWLUnit
+    from accel.units import Multipliers, CodeDot, PWLUnit, AdderTree
     from quant import activations
     L, K, G = cfg.lanes, cfg.inputs_per_cycle, cfg.groups
     sched = lstm_schedule(cfg)
@@ -110,16 +110,18 @@ def lstm_energy(cfg, liberty, *, flops, progress=None):
     scale = _op(f"mul{sb}x{acc}", lambda: Multipliers(1, sb, acc), liberty, progress)
     cell = _op(f"mul{ab}x{cb}", lambda: Multipliers(1, ab, cb), liberty, progress)["unit_pj"]
     sq = _op(f"mul{ab}x{ab}", lambda: Multipliers(1, ab, ab), liberty, progress)["unit_pj"]
+    acc_add = _op(f"add2x{acc}", lambda: AdderTree(2, acc), liberty, progress)
     gates = G * 4 * L
     units = G * L
     terms = {
         "add/subtract/skip trees" if mode != "fixed" else "multiplier trees":
             issues * L * (dot_x["unit_pj"] + dot_h["unit_pj"]),
         "activation": gates * (e_sig + e_tanh) + units * e_tanh,
+        "accumulators": issues * L * acc_add["unit_pj"],
         "scaling and cell multipliers": 2 * gates * scale["unit_pj"] + units * (2 * cell + 2 * sq),
         "flip-flop clock": flops * cycles * scale["flop_clock_pj"],
     }
-    mems = {"weights": (G * 4 * C, L * K * wb, issues, 0), "x": (cfg.x_chunks, K * xb, issues, 0),
+    mems = {"weights": (G * 4 * C, L * K * wb, issues, 0), "x": (cfg.x_chunks, K * xb, G * 4 * cfg.x_chunks, 0),
             "gates": (G * 4, L * (2 * sb + cfg.pre_fmt.total), G * 4, 0), "cells": (G, L * 2 * sb, G, 0)}
     terms["SRAM"], mem_rows = _mems(mems, fit_sram_model())
     return {"per_step_pj": sum(terms.values()), "terms": terms, "memories": mem_rows,

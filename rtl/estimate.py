@@ -49,8 +49,10 @@ def estimate(component, workload, liberty, *, clock_mhz, sim="icarus", out_dir, 
     out = Path(out_dir)
     paths = synth.write_sim_netlist(out / "netlist")
     say(f"simulating the netlist on {sim}: {workload.description}")
+    # Icarus dumps each module instance's own nets only (not the cells' internals): a VCD several times smaller
+    scopes = [".".join((synth.top,) + path) for path, _ in synth.instances()] if sim == "icarus" else None
     result, report = run_job(paths, workload.job, out, sim=sim, test_module=workload.test_module,
-                             name="gate-level", waves=True)
+                             name="gate-level", waves=True, dump_scopes=scopes)
     if not result.passed or report.get("mismatches"):
         raise RuntimeError(f"the gate-level netlist disagrees with the golden model: {report.get('first_mismatch')} "
                            f"({result.summary()})")
@@ -116,7 +118,7 @@ def _figures(synth, act, workload, clock_mhz, sim, wall_s):
     lib = synth.library
     return {
         "library": {"name": lib.name, "path": synth.liberty, "voltage": lib.voltage},
-        "synthesis": {"tool": synth.tool, "flow": "synth (memories kept) -> techmap -> dfflibmap -> abc, "
+        "synthesis": {"tool": synth.tool, "flow": "synth (memories kept) -> techmap -> dfflibmap -> abc -fast, "
                       "hierarchy kept", "work_dir": str(synth.work_dir)},
         "clock_mhz": clock_mhz,
         "method": {"area": "sum of Liberty cell areas of the mapped netlist (no placement or routing) plus "

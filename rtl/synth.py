@@ -73,7 +73,7 @@ opt -fast -full
 techmap
 opt -fast
 dfflibmap -liberty {lib}
-abc -liberty {lib}
+abc -fast -liberty {lib}
 opt_clean
 stat -liberty {lib}
 write_json netlist.json

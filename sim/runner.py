@@ -197,7 +197,7 @@ _ICARUS_VCD_MODULE = """module bitforge_vcd;
   reg [8*1024-1:0] path;
   initial if ($value$plusargs("bitforge_vcd=%s", path)) begin
     $dumpfile(path);
-    $dumpvars(0, {top});
+    $dumpvars({depth}, {scopes});
   end
 endmodule
 """
@@ -287,7 +287,7 @@ def _parse_results(xml_path):
 
 def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=None,
                build_root=None, build_args=(), optimize=False, waves=False, testcase=None,
-               extra_env=None, plusargs=()):
+               extra_env=None, plusargs=(), dump_scopes=None):
     """Build ``design`` for ``sim`` and run the cocotb tests in ``test_module``.
 
     Parameters
@@ -311,6 +311,9 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         Record a VCD waveform (``dump.vcd``) in the build directory.
     plusargs : sequence of str
         ``+name=value`` arguments for the simulation run (not part of the build).
+    dump_scopes : sequence of str, optional
+        Icarus with ``waves``: dump only these hierarchical scopes' own signals
+        (depth 1) instead of the whole design.
 
     Returns
     -------
@@ -332,7 +335,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
             sources = [(None, m) for m in marked]
             args = args + ["--no-public-flat-rw"]
     digest = hashlib.sha256(json.dumps(
-        [sim, toplevel, args, waves, [text for _, text in sources]]).encode()).hexdigest()[:16]
+        [sim, toplevel, args, waves, list(dump_scopes or ()), [text for _, text in sources]]).encode()).hexdigest()[:16]
     build_dir = (root / f"{name or toplevel}-{sim}-{digest}").resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -347,7 +350,8 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         # cocotb's own Icarus dump module is SystemVerilog (ruled out by -g2005) and
         # writes FST; this one is Verilog-2005 and writes VCD (see _IcarusVcd)
         path = build_dir / "bitforge_vcd.v"
-        path.write_text(_ICARUS_VCD_MODULE.format(top=toplevel))
+        scopes = ", ".join(dump_scopes) if dump_scopes else toplevel
+        path.write_text(_ICARUS_VCD_MODULE.format(depth=1 if dump_scopes else 0, scopes=scopes))
         paths.append(path)
         args = args + ["-s", "bitforge_vcd"]
 
