@@ -132,8 +132,8 @@ def _taxonn_sweep(cfg, liberty, clock_mhz, work, progress):
     """P x bitwidth: area (synthesis + SRAM model), energy per step (fast model), accuracy (golden, 1 epoch)."""
     from accel.taxonn import TaxoNN
     from quant import FixedFormat
+    from models.taxonn import schedule
     from rtl.energy_model import taxonn_energy
-    from rtl.estimate import block_label, MEMORIES
     from rtl.sram import fit_sram_model
     from rtl.synth import synthesize
     points, accuracy = [], {}
@@ -148,11 +148,11 @@ def _taxonn_sweep(cfg, liberty, clock_mhz, work, progress):
             c = dataclasses.replace(c_bits, pes=P)
             _say(progress, f"sweep: P={P}, {c.w_fmt.total}-bit weights")
             synth = synthesize(TaxoNN(c), liberty, progress=progress)
-            logic = sum(b["area_um2"] for b in synth.area_by_block().values())
+            blocks = synth.area_by_block().values()
+            logic = sum(b["area_um2"] for b in blocks)
             mem = sum(sram.cost(m["words"], m["width"])["area_um2"] for m in synth.memories())
-            flops = sum(b["flops"] for b in synth.area_by_block().values())
+            flops = sum(b["flops"] for b in blocks)
             model = taxonn_energy(c, liberty, flops=flops, progress=progress)
-            from models.taxonn import schedule
             cycles = schedule(c)["total"]
             points.append({"pes": P, "bits": c.w_fmt.total, "formats": {"w": str(c.w_fmt), "a": str(c.a_fmt),
                                                                         "e": str(c.e_fmt), "g": str(c.g_fmt)},

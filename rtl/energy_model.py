@@ -28,9 +28,6 @@ def _ceil(a, b):
     return -(-a // b)
 
 
-def _op(name, factory, liberty, progress):
-    return characterize(name, factory, liberty, progress=progress)
-
 
 def _mems(memories, sram):
     """Energy of {name: (words, width, reads, writes)} memories."""
@@ -56,17 +53,18 @@ def taxonn_energy(cfg, liberty, *, flops, progress=None):
     issues = [layers[l + 1] * chunks[l] for l in range(L)]          # (row, chunk) words per layer
     fw = sum(issues)
     n_mul = sum(sched["multiplies"].values())
-    mul = _op(f"mul{xw}x{yw}", lambda: Multipliers(1, xw, yw), liberty, progress)
-    tree = _op(f"tree{P}x{wb + ab}", lambda: AdderTree(P, wb + ab), liberty, progress)
+    mul = characterize(f"mul{xw}x{yw}", lambda: Multipliers(1, xw, yw), liberty, progress=progress)
+    tree = characterize(f"tree{P}x{wb + ab}", lambda: AdderTree(P, wb + ab), liberty, progress=progress)
     terms = {"multiplies": n_mul * mul["unit_pj"], "adder tree": fw * tree["unit_pj"]}
     counts = {"multiplies": n_mul, "adder tree sums": fw, "cycles": cycles, "flops": flops}
     acts = (["output"] if cfg.output == "sigmoid" else []) + (["hidden"] if cfg.hidden_activation == "sigmoid" else [])
     if acts:
-        act = _op(f"pwl-{cfg.sigmoid.segments}", lambda: PWLUnit(cfg.sigmoid), liberty, progress)
+        act = characterize(f"pwl-{cfg.sigmoid.segments}", lambda: PWLUnit(cfg.sigmoid), liberty,
+                           progress=progress)
         terms["activation"] = len(acts) * fw * act["unit_pj"]
         counts["activation inputs"] = len(acts) * fw
     if cfg.rounding == "stochastic":
-        lfsr = _op(f"lfsr{P + 1}", lambda: LFSR(cfg.lfsr_seed, P + 1), liberty, progress)
+        lfsr = characterize(f"lfsr{P + 1}", lambda: LFSR(cfg.lfsr_seed, P + 1), liberty, progress=progress)
         terms["LFSR"] = cycles * lfsr["unit_pj"]
     terms["flip-flop clock"] = flops * cycles * mul["flop_clock_pj"]
     # memory accesses implied by the schedule (see accel.taxonn: what each issue reads and writes)
@@ -100,17 +98,17 @@ def lstm_energy(cfg, liberty, *, flops, progress=None):
     mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
     xb, hb, ab, cb, sb = (cfg.x_fmt.total, cfg.h_fmt.total, cfg.act_fmt.total, cfg.c_fmt.total,
                           cfg.s_fmt.total)
-    dot_x = _op(f"dot-{cfg.mode}-{K}x{xb}", lambda: CodeDot(K, mode, wb, xb), liberty, progress)
-    dot_h = _op(f"dot-{cfg.mode}-{K}x{hb}", lambda: CodeDot(K, mode, wb, hb), liberty, progress)
+    dot_x = characterize(f"dot-{cfg.mode}-{K}x{xb}", lambda: CodeDot(K, mode, wb, xb), liberty, progress=progress)
+    dot_h = characterize(f"dot-{cfg.mode}-{K}x{hb}", lambda: CodeDot(K, mode, wb, hb), liberty, progress=progress)
     sig = activations.sigmoid(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
     tnh = activations.tanh(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
-    e_sig = _op(f"sigmoid-{cfg.segments}", lambda: PWLUnit(sig), liberty, progress)["unit_pj"]
-    e_tanh = _op(f"tanh-{cfg.segments}", lambda: PWLUnit(tnh), liberty, progress)["unit_pj"]
+    e_sig = characterize(f"sigmoid-{cfg.segments}", lambda: PWLUnit(sig), liberty, progress=progress)["unit_pj"]
+    e_tanh = characterize(f"tanh-{cfg.segments}", lambda: PWLUnit(tnh), liberty, progress=progress)["unit_pj"]
     acc = cfg.acc_bits(cfg.input_size, cfg.x_fmt)
-    scale = _op(f"mul{sb}x{acc}", lambda: Multipliers(1, sb, acc), liberty, progress)
-    cell = _op(f"mul{ab}x{cb}", lambda: Multipliers(1, ab, cb), liberty, progress)["unit_pj"]
-    sq = _op(f"mul{ab}x{ab}", lambda: Multipliers(1, ab, ab), liberty, progress)["unit_pj"]
-    acc_add = _op(f"add2x{acc}", lambda: AdderTree(2, acc), liberty, progress)
+    scale = characterize(f"mul{sb}x{acc}", lambda: Multipliers(1, sb, acc), liberty, progress=progress)
+    cell = characterize(f"mul{ab}x{cb}", lambda: Multipliers(1, ab, cb), liberty, progress=progress)["unit_pj"]
+    sq = characterize(f"mul{ab}x{ab}", lambda: Multipliers(1, ab, ab), liberty, progress=progress)["unit_pj"]
+    acc_add = characterize(f"add2x{acc}", lambda: AdderTree(2, acc), liberty, progress=progress)
     gates = G * 4 * L
     units = G * L
     terms = {

@@ -220,7 +220,7 @@ def _table_value(group, templates, load_pf, slew_ns):
     """A power table's value at the given input slew and output load (bilinear, clamped)."""
     values = _numbers(group["complex"].get("values", ["0"]))
     if len(values) == 1:
-        return values[0], None
+        return values[0]
     template = templates.get(group["args"][0] if group["args"] else "", {})
     idx1 = _numbers(group["complex"].get("index_1", template.get("index_1", [])))
     idx2 = _numbers(group["complex"].get("index_2", template.get("index_2", [])))
@@ -239,14 +239,14 @@ def _table_value(group, templates, load_pf, slew_ns):
     if len(axes) == 1:
         k, t = position(*axes[0])
         if len(values) < 2:
-            return values[0], None
-        return values[k] * (1 - t) + values[k + 1] * t, axes[0][1]
+            return values[0]
+        return values[k] * (1 - t) + values[k + 1] * t
     (k1, t1), (k2, t2) = position(*axes[0]), position(*axes[1])
     cols = len(idx2)
     v = lambda a, b: values[a * cols + b]
     top = v(k1, k2) * (1 - t2) + v(k1, k2 + 1) * t2
     bottom = v(k1 + 1, k2) * (1 - t2) + v(k1 + 1, k2 + 1) * t2
-    return top * (1 - t1) + bottom * t1, "2d"
+    return top * (1 - t1) + bottom * t1
 
 
 #: Input slew at which internal-energy tables are read (ns).
@@ -260,8 +260,8 @@ def _internal_energy(groups, templates, load_pf):
         parts = [g for g in ip["groups"] if g["type"] in ("rise_power", "fall_power", "power")]
         if not parts:
             continue
-        vals = [_table_value(g, templates, load_pf, NOMINAL_SLEW_NS)[0] for g in parts]
-        energies.append(sum(vals) / (2 if len(vals) == 2 else len(vals)) if len(vals) <= 2 else sum(vals) / len(vals))
+        vals = [_table_value(g, templates, load_pf, NOMINAL_SLEW_NS) for g in parts]
+        energies.append(sum(vals) / len(vals))
     return sum(energies) / len(energies) if energies else 0.0
 
 

@@ -163,7 +163,8 @@ class Synthesis:
                 if c["type"] not in self.modules and c["type"] != MEMORY_CELL]
 
     def memories(self):
-        """``[{"path", "name", "words", "width", "read_ports", "write_ports"}]`` of the $mem_v2 cells."""
+        """``[{"path", "instance", "name", "words", "width", "read_ports", "write_ports", "rd_en", "wr_en"}]``
+        of the $mem_v2 cells (``rd_en``, ``wr_en``: the enable bits in the parent module's netlist)."""
         out = []
         for path, module in self.instances():
             for cname, cell in self.modules[module]["cells"].items():
@@ -172,7 +173,9 @@ class Synthesis:
                     out.append({"path": path, "instance": _sanitize(cname),
                                 "name": str(p.get("MEMID", cname)).lstrip("\\"),
                                 "words": _param_int(p["SIZE"]), "width": _param_int(p["WIDTH"]),
-                                "read_ports": _param_int(p["RD_PORTS"]), "write_ports": _param_int(p["WR_PORTS"])})
+                                "read_ports": _param_int(p["RD_PORTS"]), "write_ports": _param_int(p["WR_PORTS"]),
+                                "rd_en": cell["connections"].get("RD_EN", []),
+                                "wr_en": cell["connections"].get("WR_EN", [])})
         return out
 
     # -- area --------------------------------------------------------------------

@@ -36,7 +36,7 @@ class Bench(wiring.Component):
         m.submodules.unit = unit = self._factory()
         din_q = Signal.like(self.din)
         m.d.sync += din_q.eq(self.din)
-        pos_in = pos_out = 0
+        pos_in = 0
         outs = []
         for name, member in self._ports:
             w = _width(member)
@@ -48,7 +48,6 @@ class Bench(wiring.Component):
                     pos_in += len(e)
             else:
                 outs.extend(elems)
-                pos_out += w
         m.d.sync += self.dout.eq(Cat(*outs))
         return m
 
@@ -122,15 +121,15 @@ def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
     subprocess.run(["vvp", "-n", "bench.vvp"], cwd=work, check=True, capture_output=True)
     act = analyze_vcd(synth, work / "bench.vcd", top_scope="dut")
     unit_col, top_col = act.blocks.index("unit"), act.blocks.index("top")
-    flops = synth.area_by_block()["top"]["flops"]
+    area = synth.area_by_block()
+    flops = area["top"]["flops"]
     first = slice(4, 2 + cycles)                  # random operands every cycle
     held = slice(6 + cycles, 2 * cycles)          # operands held: clock only
     unit = float(act.energy[first, unit_col].mean())
     clock = float(act.energy[held, top_col].mean()) / flops
     data = float(act.energy[first, top_col].mean()) / flops - clock
     result = {"unit_pj": unit, "flop_clock_pj": clock, "flop_data_pj": max(0.0, data), "cycles": cycles,
-              "unit_area_um2": synth.area_by_block()["unit"]["area_um2"], "library": synth.library.name}
-    (work / "vcd_removed").write_text("")
+              "unit_area_um2": area["unit"]["area_um2"], "library": synth.library.name}
     (work / "bench.vcd").unlink(missing_ok=True)
     result_path.write_text(json.dumps(result))
     return result

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtl.synth import MEMORY_CELL, _sanitize
 
 __all__ = ["net_energies", "analyze_vcd", "Activity", "METHOD"]
 
@@ -64,27 +63,14 @@ class Activity:
         return len(self.busy)
 
 
-def _scope_instances(synth):
-    """{instance path tuple: module} and the memory cells' enable nets per instance path."""
-    inst = dict(synth.instances())
-    enables = []
-    for path, module in inst.items():
-        for cname, cell in synth.modules[module]["cells"].items():
-            if cell["type"] == MEMORY_CELL:
-                conn = cell["connections"]
-                enables.append((path, _sanitize(cname), conn.get("RD_EN", []), conn.get("WR_EN", [])))
-    return inst, enables
-
-
 def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
     """Stream ``vcd_path`` (a simulation of ``synth``'s netlist) into an `Activity`."""
     say = progress or (lambda message: None)
     energies = net_energies(synth)
-    inst, enables = _scope_instances(synth)
+    inst = dict(synth.instances())
     blocks = sorted({synth.block_of(p) for p in inst})
     block_index = {b: k for k, b in enumerate(blocks)}
     memories = synth.memories()
-    mem_key = {(m["path"], m["instance"]): k for k, m in enumerate(memories)}
 
     # id code -> [(block column, energy)], and the ids of the nets we sample as levels
     cost = defaultdict(float)
@@ -93,14 +79,13 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
     top = top_scope or synth.top
     watched = {}                        # (path, bit) -> list of (memory column, kind)
     const_reads, const_writes = np.zeros(len(memories), bool), np.zeros(len(memories), bool)
-    for path, name, rd, wr in enables:
-        k = mem_key[(path, name)]
-        for kind, bits in (("r", rd), ("w", wr)):
+    for k, mem in enumerate(memories):
+        for kind, bits in (("r", mem["rd_en"]), ("w", mem["wr_en"])):
             for b in bits:
                 if b == "1":
                     (const_reads if kind == "r" else const_writes)[k] = True
                 elif isinstance(b, int):
-                    watched.setdefault((path, b), []).append((k, kind))
+                    watched.setdefault((mem["path"], b), []).append((k, kind))
     scope = []
     base = None
     with open(vcd_path, "r", errors="replace") as f:
