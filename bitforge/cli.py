@@ -330,7 +330,8 @@ def _report_options(p):
 
 def _cmd_demo(args):
     from . import demo
-    summary = demo.run_demo(args.out, sims=args.sim, progress=lambda m: _progress(args, m))
+    summary = demo.run_demo(args.out, sims=args.sim, progress=lambda m: _progress(args, m),
+                            reports=not args.no_reports, quiet=args.quiet)
     _emit(args, summary, demo.format_summary(summary))
     return 0 if summary["all_passed"] else 1
 
@@ -470,7 +471,10 @@ def build_parser():
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
     demo.add_argument("--sim", action="append", choices=("verilator", "icarus"),
-                      help="simulator(s) to use (default: every one installed)")
+                      help="simulator(s) to use, repeatable (default: every one installed); the training and "
+                           "inference runs use Verilator when chosen")
+    demo.add_argument("--no-reports", action="store_true", help="skip the power/area reports")
+    demo.add_argument("--quiet", action="store_true", help="no progress messages")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

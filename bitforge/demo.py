@@ -1,25 +1,81 @@
-"""``bitforge demo``: the end-to-end path on embedded defaults.
+"""``bitforge demo``: the whole toolkit end to end on embedded defaults.
 
-For now the paths that exist: every building block is generated to Verilog
-and checked, bit for bit, against its quant/ golden model on each installed
-simulator; a TaxoNN MLP is trained on scikit-learn's digits with the golden
-model's fixed-point arithmetic beside a float32 reference. Later designs add
-their stages here.
+Stages, each written under ``OUT/`` and recorded in ``OUT/stages/<name>.json``
+(a demo run again with the same options reuses the finished stages, so a killed
+demo resumes where it stopped):
+
+``blocks``
+    every building block generated to Verilog and checked, bit for bit, against
+    its golden model on each chosen simulator;
+``taxonn``
+    a TaxoNN MLP trained on scikit-learn digits with the golden model's
+    fixed-point arithmetic (beside a float32 reference), then trained again on
+    the RTL with the same samples: weights, cycle counts and accuracy compared;
+``lstm``
+    a ternary BT-LSTM (and a float one for reference) trained on sequential
+    digits, then run on the RTL over the test split, every h_t compared;
+``verilog``
+    the Verilog of both designs and of their comparison designs;
+``reports``
+    the power/area reports of both designs (gate-level on Yosys + a Liberty
+    library; skipped with the install command when either is missing).
+
+Then ``index.md``/``index.html`` link every artifact, and ``summary.json`` /
+``summary.md`` hold the table printed on the terminal.
 """
 
+import html
+import json
 import time
 from pathlib import Path
 
 from .fsio import ensure_dir, atomic_write_json, atomic_write_text
 
-__all__ = ["run_demo", "format_summary"]
+__all__ = ["run_demo", "format_summary", "DEMO"]
+
+#: the embedded defaults (sizes chosen so the demo runs in about 15 minutes on 2 cores)
+DEMO = {
+    "taxonn": {"layers": (64, 32, 10), "pes": 4, "lr_shift": 4, "epochs": 2},
+    "lstm": {"task": "seq-digits", "weights": "ternary", "hidden": 64, "epochs": 20},
+    "icarus_taxonn_steps": 40,      # Icarus runs ~150x slower than Verilator: fewer RTL steps there
+    "icarus_lstm_sequences": 20,
+    "report": {"taxonn_steps": 2, "lstm_hidden": 16, "lstm_sequences": 1, "library": "sky130", "clock_mhz": 100.0},
+}
 
 
-def run_demo(out_dir, sims=None, progress=print):
-    from accel.blocks import BLOCKS, build_block
-    from rtl.verilog import write_design
+class _Stages:
+    """Finished stages saved as JSON, keyed by their inputs; a run again reuses them."""
+
+    def __init__(self, out, progress):
+        self.dir = ensure_dir(out / "stages")
+        self.progress = progress
+
+    def run(self, name, key, fn):
+        path = self.dir / f"{name}.json"
+        if path.exists():
+            try:
+                saved = json.loads(path.read_text())
+            except ValueError:
+                saved = None
+            if saved and saved.get("key") == key:
+                self.progress(f"{name}: reusing the finished stage ({path})")
+                return saved["result"]
+        t0 = time.monotonic()
+        result = fn()
+        result["wall_s"] = round(time.monotonic() - t0, 1)
+        if "skipped" not in result:  # a stage skipped for a missing tool runs again once it is there
+            atomic_write_json(path, {"key": key, "result": result})
+        return result
+
+
+def run_demo(out_dir, sims=None, progress=print, *, reports=True, settings=None, quiet=False):
+    """Run every stage into ``out_dir``; return summary.json's dict.
+
+    ``settings`` overrides entries of `DEMO` (tests run a smaller demo); ``quiet`` silences the
+    report workers, which print their progress on stderr themselves.
+    """
+    s = {**DEMO, **(settings or {})}
     from sim.runner import SIMULATORS, simulator_status
-    from .cli import simulate_block
 
     out = ensure_dir(out_dir)
     t_start = time.monotonic()
@@ -29,42 +85,260 @@ def run_demo(out_dir, sims=None, progress=print):
         (available.append(sim) if ok else skipped.__setitem__(sim, message))
     for sim, message in skipped.items():
         progress(f"skipping {sim}: {message}")
+    if not available:
+        raise RuntimeError("no simulator available: " + "; ".join(skipped.values()))
+    rtl_sim = "verilator" if "verilator" in available else available[0]
+    stages = _Stages(out, progress)
+    key = {"demo": s, "sims": available}
+    key = json.loads(json.dumps(key))
+
+    blocks = stages.run("blocks", key, lambda: {"rows": _blocks_stage(out, available, progress)})
+    taxonn = stages.run("taxonn", key, lambda: _taxonn_stage(s, out / "taxonn", rtl_sim, progress))
+    lstm = stages.run("lstm", key, lambda: _lstm_stage(s, out / "lstm", rtl_sim, progress))
+    verilog = stages.run("verilog", key, lambda: _verilog_stage(s, out / "verilog", lstm, progress))
+    report = (stages.run("reports", key, lambda: _reports_stage(s, out / "reports", out / "lstm", progress, quiet))
+              if reports else {"skipped": "--no-reports"})
+    checks = [r["passed"] for r in blocks["rows"]] + [taxonn["rtl"]["passed"], lstm["rtl"]["passed"]]
+    stage_walls = [st.get("wall_s", 0) for st in (blocks, taxonn, lstm, verilog, report)]
+    summary = {
+        "simulators": available, "skipped_simulators": skipped, "rtl_simulator": rtl_sim,
+        "blocks": blocks["rows"], "taxonn": taxonn, "lstm": lstm, "verilog": verilog, "reports": report,
+        "all_passed": all(checks),
+        "wall_s": round(time.monotonic() - t_start, 1),
+        "stages_wall_s": round(sum(stage_walls), 1),  # what the stages took when they ran (resumed or not)
+    }
+    summary["table"] = _table(summary)
+    atomic_write_json(out / "summary.json", summary)
+    atomic_write_text(out / "summary.md", format_summary(summary) + "\n")
+    _write_index(out, summary)
+    return summary
+
+
+# -- stages ------------------------------------------------------------------------
+
+def _blocks_stage(out, sims, progress):
+    from accel.blocks import BLOCKS, build_block
+    from rtl.verilog import write_design
+    from .cli import simulate_block
     rows = []
     for name, (config_cls, _, _) in BLOCKS.items():
         cfg = config_cls()
         block_dir = out / "blocks" / name
         progress(f"{name}: generating Verilog")
         write_design(build_block(name, cfg), name, block_dir, cfg.to_json())
-        for sim in available:
+        for sim in sims:
             progress(f"{name}: checking RTL against the golden model on {sim}")
-            report = simulate_block(name, cfg, sim, block_dir / sim,
-                                    build_root=out / ".build")
+            report = simulate_block(name, cfg, sim, block_dir / sim)
             rows.append({k: report[k] for k in ("block", "simulator", "vectors", "exhaustive",
                                                 "mismatches", "passed", "wall_s")})
-    progress("TaxoNN: training 64-32-10 on digits (golden model and float32 reference)")
-    taxonn = _train_taxonn_stage(out / "taxonn")
-    summary = {
-        "stage": "building blocks, TaxoNN training",
-        "taxonn": taxonn,
-        "simulators": available,
-        "skipped_simulators": skipped,
-        "blocks": rows,
-        "all_passed": bool(rows) and all(r["passed"] for r in rows),
-        "wall_s": round(time.monotonic() - t_start, 1),
-    }
-    atomic_write_json(out / "summary.json", summary)
-    atomic_write_text(out / "summary.md", format_summary(summary) + "\n")
-    return summary
+    return rows
 
 
-def _train_taxonn_stage(out_dir):
-    from models.datasets import load_digits
+def _taxonn_cfg(s):
     from models.taxonn import TaxoNNConfig
+    d = s["taxonn"]
+    return TaxoNNConfig(layers=d["layers"], pes=d["pes"], lr_shift=d["lr_shift"])
+
+
+def _taxonn_stage(s, out, sim, progress):
+    from models.datasets import load_digits
     from models.taxonn_train import train_taxonn
-    cfg = TaxoNNConfig(layers=(64, 32, 10), pes=4, lr_shift=4)
-    metrics = train_taxonn(cfg, load_digits(), out_dir, epochs=4, float_reference=True, progress=False)
-    return {k: metrics[k] for k in ("test_accuracy", "float_test_accuracy", "steps",
-                                    "cycles_per_step", "lower_bound_per_step")}
+    from sim.taxonn_run import simulate_taxonn
+    cfg, data = _taxonn_cfg(s), load_digits()
+    epochs = s["taxonn"]["epochs"]
+    progress(f"TaxoNN {','.join(map(str, cfg.layers))}: training {epochs} epochs on digits "
+             f"(golden model and float32 reference)")
+    metrics = train_taxonn(cfg, data, out / "golden", epochs=epochs, float_reference=True, progress=False)
+    steps = metrics["steps"] if sim == "verilator" else s["icarus_taxonn_steps"]
+    progress(f"TaxoNN: the same {steps} training steps on the RTL ({sim})")
+    rtl = simulate_taxonn(cfg, data, sim, out / "rtl", samples=steps, progress=progress)
+    return {
+        "config": cfg.to_json(), "steps": metrics["steps"],
+        "float_accuracy": metrics["float_test_accuracy"], "golden_accuracy": metrics["test_accuracy"],
+        "cycles_per_step": metrics["cycles_per_step"], "lower_bound_per_step": metrics["lower_bound_per_step"],
+        "rtl": {k: rtl.get(k) for k in ("simulator", "samples", "passed", "mismatches", "first_mismatch", "cycles",
+                                        "cycles_model", "cycles_per_s", "test_accuracy", "golden_test_accuracy",
+                                        "build_s", "run_s")},
+        "files": {"metrics": str(out / "golden" / "metrics.json"), "sim": str(out / "rtl" / "sim.json")},
+    }
+
+
+def _train_lstm(s, out, weights, hidden, progress):
+    from models.lstm_train import LSTMTrainConfig, train_lstm
+    from .cli import _LSTM_DEFAULTS
+    d = s["lstm"]
+    settings = {**_LSTM_DEFAULTS[d["task"]], "hidden": hidden, "epochs": d["epochs"]}
+    cfg = LSTMTrainConfig(task=d["task"], weights=weights, **settings)
+    progress(f"BT-LSTM: training a {weights} H={hidden} LSTM on {d['task']} ({d['epochs']} epochs)")
+    return train_lstm(cfg, out, progress=False)
+
+
+def _lstm_stage(s, out, sim, progress):
+    from models.lstm import LSTMConfig, LSTMWeights
+    from models.lstm_tasks import load_task
+    from sim.lstm_run import simulate_lstm
+    d = s["lstm"]
+    fp = _train_lstm(s, out / "float", "fp", d["hidden"], progress)
+    q = _train_lstm(s, out / d["weights"], d["weights"], d["hidden"], progress)
+    weights = LSTMWeights.load(out / d["weights"] / "lstm.npz")
+    cfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
+    task = load_task(d["task"])
+    samples = len(task.x_test) if sim == "verilator" else s["icarus_lstm_sequences"]
+    progress(f"BT-LSTM: {samples} test sequences on the RTL ({sim})")
+    rtl = simulate_lstm(cfg, weights, sim, out / "rtl", task=task, samples=samples, progress=progress)
+    return {
+        "config": cfg.to_json(), "task": d["task"], "mode": weights.mode,
+        "float_accuracy": fp["test_accuracy"], "quantized_accuracy": q["test_accuracy"],
+        "hardware_accuracy": q["hardware"]["test_accuracy"], "weight_memory_bits": q["weight_memory_bits"],
+        "rtl": {k: rtl.get(k) for k in ("simulator", "samples", "passed", "mismatches", "first_mismatch", "cycles",
+                                        "cycles_model", "cycles_per_s", "accuracy", "golden_accuracy",
+                                        "predictions_identical", "build_s", "run_s")},
+        "files": {"weights": str(out / d["weights"] / "lstm.npz"), "metrics": str(out / d["weights"] / "metrics.json"),
+                  "float_metrics": str(out / "float" / "metrics.json"), "sim": str(out / "rtl" / "sim.json")},
+    }
+
+
+def _verilog_stage(s, out, lstm, progress):
+    import dataclasses
+    from accel.lstm import LSTM
+    from accel.taxonn import TaxoNN
+    from models.lstm import LSTMConfig, schedule as lstm_schedule
+    from models.taxonn import baseline_config, schedule as taxonn_schedule
+    from .cli import _write_generated
+    cfg = _taxonn_cfg(s)
+    lcfg = LSTMConfig.from_json(lstm["config"])
+    designs = {"taxonn": (TaxoNN, cfg, "taxonn", taxonn_schedule),
+               "taxonn-baseline": (TaxoNN, baseline_config(cfg), "taxonn", taxonn_schedule),
+               f"lstm-{lcfg.mode}": (LSTM, lcfg, "lstm", lstm_schedule),
+               "lstm-fixed12": (LSTM, dataclasses.replace(lcfg, mode="fixed12"), "lstm", lstm_schedule)}
+    rows = {}
+    for name, (cls, c, top, sched) in designs.items():
+        progress(f"Verilog: {name}")
+        s = sched(c)
+        figures = ({"cycles_per_training_step": s["total"]} if top == "taxonn"
+                   else {"cycles_per_step": s["cycles_per_step"], "weight_memory_bits": s["weight_memory_bits"]})
+        manifest = _write_generated(cls(c), top, c, out / name, figures)
+        text = Path(manifest["files"][0]).read_text()
+        rows[name] = {"files": manifest["files"], "lines": text.count("\n"), **figures}
+    return {"designs": rows}
+
+
+def _say(message):
+    import sys
+    print(f"[bitforge] {message}", file=sys.stderr, flush=True)
+
+
+def _taxonn_report_job(cfg_json, liberty, out, clock_mhz, sim, steps, quiet):
+    from models.taxonn import TaxoNNConfig
+    from .report import taxonn_report
+    return taxonn_report(TaxoNNConfig.from_json(cfg_json), liberty, out, clock_mhz=clock_mhz, sim=sim, steps=steps,
+                         sweep=False, progress=None if quiet else _say)
+
+
+def _lstm_mode_job(cfg_json, mode, weights_path, liberty, out, clock_mhz, sim, sequences, quiet):
+    from models.lstm import LSTMConfig, LSTMWeights
+    from .report import lstm_mode_figures
+    return lstm_mode_figures(LSTMConfig.from_json(cfg_json), mode, LSTMWeights.load(weights_path), liberty, out,
+                             clock_mhz=clock_mhz, sim=sim, sequences=sequences, progress=None if quiet else _say)
+
+
+def _reports_stage(s, out, lstm_dir, progress, quiet=False):
+    """Both reports; the gate-level runs go two at a time (TaxoNN, then the small modes, beside fixed12)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from models.lstm import LSTMConfig, LSTMWeights
+    from rtl.liberty import default_liberty, read_liberty
+    from rtl.synth import find_yosys, ToolNotFound
+    from sim.runner import simulator_status
+    from .report import lstm_report, LSTM_MODES
+    r = s["report"]
+    try:
+        find_yosys()
+        liberty = default_liberty(r["library"])
+    except (ToolNotFound, FileNotFoundError) as e:
+        progress(f"reports skipped: {e}")
+        return {"skipped": str(e)}
+    read_liberty(liberty)  # parsed once here, cached for the workers
+    gate_sim = "icarus" if simulator_status("icarus")[0] else "verilator"
+    # gate-level simulation of the H=64 LSTM takes ~10 minutes per mode: the report runs a smaller one,
+    # trained the same way, so its power comes from real sequences and trained weights
+    small_dir = lstm_dir / f"report-h{r['lstm_hidden']}"
+    small = _train_lstm(s, small_dir, s["lstm"]["weights"], r["lstm_hidden"], progress)
+    weights = LSTMWeights.load(small_dir / "lstm.npz")
+    lcfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
+    progress(f"reports: TaxoNN vs its 16-bit baseline, BT-LSTM H={lcfg.hidden} {', '.join(LSTM_MODES)} "
+             f"(synthesis and gate-level power, two at a time)")
+    lstm_args = (str(small_dir / "lstm.npz"), str(liberty), str(out / "lstm"), r["clock_mhz"], gate_sim,
+                 r["lstm_sequences"], quiet)
+    order = ["fixed12"] + [m for m in LSTM_MODES if m != "fixed12"]  # the longest first, beside the others
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        modes = {order[0]: pool.submit(_lstm_mode_job, lcfg.to_json(), order[0], *lstm_args)}
+        tax = pool.submit(_taxonn_report_job, _taxonn_cfg(s).to_json(), str(liberty), str(out / "taxonn"),
+                          r["clock_mhz"], gate_sim, r["taxonn_steps"], quiet)
+        for mode in order[1:]:
+            modes[mode] = pool.submit(_lstm_mode_job, lcfg.to_json(), mode, *lstm_args)
+        t = tax.result()
+        figures = {m: f.result() for m, f in modes.items()}
+    l = lstm_report(lcfg, weights, liberty, out / "lstm", clock_mhz=r["clock_mhz"], sim=gate_sim,
+                    figures=figures, progress=progress)
+    vs = l["comparison"]["vs_fixed12"]
+    return {
+        "library": t["library"]["name"], "clock_mhz": r["clock_mhz"], "gate_sim": gate_sim,
+        "taxonn": {"area_um2": t["area_um2"]["total"], "power_mw": t["power_mw"]["total"],
+                   "energy_per_step_nj": t["energy"]["per_step_pj"] / 1e3,
+                   "model_difference": t["energy_model"]["difference"],
+                   "area_ratio": t["comparison"]["area_ratio"], "power_ratio": t["comparison"]["power_ratio"],
+                   "html": str(out / "taxonn" / "report.html")},
+        "lstm": {"config": lcfg.to_json(), "trained_accuracy": small["hardware"]["test_accuracy"],
+                 "sequences": r["lstm_sequences"], "cycles": l["workload"]["cycles_simulated"],
+                 "area_um2": l["area_um2"]["total"], "power_mw": l["power_mw"]["total"],
+                 "energy_per_step_nj": l["energy"]["per_step_pj"] / 1e3,
+                 "model_difference": l["energy_model"]["difference"],
+                 "vs_fixed12": {m: {k: v[k] for k in ("area_ratio", "power_ratio", "energy_per_step_ratio",
+                                                      "weight_memory_ratio", "throughput_at_equal_area_ratio")}
+                                for m, v in vs.items()},
+                 "html": str(out / "lstm" / "report.html")},
+    }
+
+
+# -- summary -----------------------------------------------------------------------
+
+def _pct(v):
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _table(summary):
+    """Rows of the terminal table (also in summary.json)."""
+    t, l, rep = summary["taxonn"], summary["lstm"], summary["reports"]
+    tr, lr = t["rtl"], l["rtl"]
+    tx, lx = rep.get("taxonn"), rep.get("lstm")
+    rows = [
+        {"design": "TaxoNN " + "-".join(map(str, t["config"]["layers"])) + f" P={t['config']['pes']}",
+         "task": f"digits, {t['steps']} training steps",
+         "float": t["float_accuracy"], "quantized": t["golden_accuracy"],
+         "rtl": tr["test_accuracy"] if tr["samples"] == t["steps"] else None,
+         "rtl_run": f"{tr['samples']} training steps on {tr['simulator']}",
+         "mismatches": tr["mismatches"], "cycles": tr["cycles"], "cycles_model": tr["cycles_model"],
+         "area_um2": tx and tx["area_um2"], "power_mw": tx and tx["power_mw"],
+         "ratios": tx and f"16-bit baseline / TaxoNN: area {tx['area_ratio']:.2f}x, power {tx['power_ratio']:.2f}x"},
+        {"design": f"BT-LSTM {l['mode']} H={l['config']['hidden']}",
+         "task": f"{l['task']}, test split",
+         "float": l["float_accuracy"], "quantized": l["hardware_accuracy"], "rtl": lr.get("accuracy"),
+         "rtl_run": f"{lr['samples']} test sequences on {lr['simulator']}",
+         "mismatches": lr["mismatches"], "cycles": lr["cycles"], "cycles_model": lr["cycles_model"],
+         "area_um2": None, "power_mw": None, "ratios": None},
+    ]
+    if lx:
+        vs = lx["vs_fixed12"][l["mode"]]
+        rows.append({"design": f"BT-LSTM {l['mode']} H={lx['config']['hidden']} (power/area report)",
+                     "task": f"{l['task']}, test split", "float": None, "quantized": lx["trained_accuracy"],
+                     "rtl": None, "rtl_run": f"{lx['sequences']} test sequence(s) on the gate-level netlist "
+                                             f"({rep['gate_sim']})",
+                     "mismatches": 0, "cycles": lx["cycles"], "cycles_model": None,
+                     "area_um2": lx["area_um2"], "power_mw": lx["power_mw"],
+                     "ratios": f"fixed12 / {l['mode']}: area {vs['area_ratio']:.2f}x, power {vs['power_ratio']:.2f}x, "
+                               f"weight memory {vs['weight_memory_ratio']:.1f}x"})
+    return rows
 
 
 def format_summary(summary):
@@ -74,13 +348,84 @@ def format_summary(summary):
         kind = "exhaustive" if r["exhaustive"] else "random"
         lines.append(f"| {r['block']} | {r['simulator']} | {r['vectors']} {kind} | "
                      f"{r['mismatches']} | {'pass' if r['passed'] else 'FAIL'} |")
-    t = summary.get("taxonn")
-    if t:
-        lines += ["", f"TaxoNN 64-32-10 on digits, {t['steps']} steps: fixed-point test accuracy "
-                      f"{100 * t['test_accuracy']:.2f}%, float32 {100 * t['float_test_accuracy']:.2f}%; "
-                      f"{t['cycles_per_step']} cycles per training step on P=4 "
-                      f"(lower bound {t['lower_bound_per_step']})"]
-    verdict = "all blocks bit-exact" if summary["all_passed"] else "MISMATCHES FOUND"
-    lines.append("")
-    lines.append(f"{verdict} ({summary['wall_s']} s)")
+    lines += ["", "| design | accuracy float / quantized / RTL | RTL run | mismatches | cycles (model) "
+                  "| area um^2 | power mW | ratios |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in summary["table"]:
+        area = "-" if r["area_um2"] is None else f"{r['area_um2']:,.0f}"
+        power = "-" if r["power_mw"] is None else f"{r['power_mw']:.2f}"
+        lines.append(f"| {r['design']} ({r['task']}) | {_pct(r['float'])} / {_pct(r['quantized'])} / "
+                     f"{_pct(r['rtl'])} | {r['rtl_run']} | {r['mismatches']} | {r['cycles']} ({'-' if r['cycles_model'] is None else r['cycles_model']}) "
+                     f"| {area} | {power} | {r['ratios'] or '-'} |")
+    rep = summary["reports"]
+    if "skipped" in rep:
+        lines += ["", f"power/area reports skipped: {rep['skipped']}"]
+    else:
+        lines += ["", f"power and area: {rep['library']}, {rep['clock_mhz']:g} MHz, zero-delay gate-level activity "
+                      f"on {rep['gate_sim']} (a lower bound); the netlists' results were checked against the golden "
+                      f"models on the way. The LSTM report runs a smaller network trained the same way: gate-level "
+                      f"simulation of H={summary['lstm']['config']['hidden']} takes ~10 minutes per mode"]
+    verdict = "RTL bit-exact with the golden models" if summary["all_passed"] else "MISMATCHES FOUND"
+    lines += ["", f"{verdict}; wrote index.html (stages {summary['stages_wall_s']} s, this run {summary['wall_s']} s)"]
     return "\n".join(lines)
+
+
+# -- index ---------------------------------------------------------------------------
+
+def _write_index(out, summary):
+    """index.md and index.html: every artifact, relative links, the report plots inline."""
+    out = Path(out)
+
+    def rel(p):
+        try:
+            return str(Path(p).resolve().relative_to(out.resolve()))
+        except ValueError:
+            return str(p)
+
+    sections = [("Summary", [("summary.json", "summary.json"), ("summary.md", "summary.md")])]
+    sections.append(("Building blocks", [(f"{b['block']} on {b['simulator']}",
+                                          f"blocks/{b['block']}/{b['simulator']}/sim.json")
+                                         for b in summary["blocks"]]
+                     + [(f"{n}.v", f"blocks/{n}/{n}.v") for n in sorted({b["block"] for b in summary["blocks"]})]))
+    t, l = summary["taxonn"], summary["lstm"]
+    sections.append(("TaxoNN training", [("golden-model metrics", rel(t["files"]["metrics"])),
+                                         ("RTL training run", rel(t["files"]["sim"])),
+                                         ("RTL-trained weights", "taxonn/rtl/weights.npz")]))
+    sections.append(("BT-LSTM", [("trained weights (lstm.npz)", rel(l["files"]["weights"])),
+                                 ("training metrics", rel(l["files"]["metrics"])),
+                                 ("float reference metrics", rel(l["files"]["float_metrics"])),
+                                 ("RTL run", rel(l["files"]["sim"]))]))
+    sections.append(("Verilog", [(f"{name}: {Path(f).name}", rel(f)) for name, d in summary["verilog"]["designs"].items()
+                                 for f in d["files"]]))
+    rep = summary["reports"]
+    images = []
+    if "skipped" not in rep:
+        links = []
+        for design in ("taxonn", "lstm"):
+            d = Path(rep[design]["html"]).parent
+            links += [(f"{design} report (html)", rel(d / "report.html")), (f"{design} report (md)", rel(d / "report.md")),
+                      (f"{design} report (json)", rel(d / "report.json"))]
+            images += [(f"{design}: {png.stem}", rel(png)) for png in sorted(d.glob("*.png"))]
+        sections.append(("Power and area", links))
+    images += [(f"training: {p.parent.name} {p.stem}", rel(p)) for p in sorted((out / "lstm").glob("*/*.png"))]
+
+    md = ["# bitforge demo", "", format_summary(summary), ""]
+    for title, links in sections:
+        md += [f"## {title}", ""] + [f"- [{text}]({href})" for text, href in links] + [""]
+    if images:
+        md += ["## Plots", ""] + [f"![{text}]({href})" for text, href in images] + [""]
+    atomic_write_text(out / "index.md", "\n".join(md))
+
+    e = html.escape
+    body = [f"<h1>bitforge demo</h1><pre>{e(format_summary(summary))}</pre>"]
+    for title, links in sections:
+        body.append(f"<h2>{e(title)}</h2><ul>" + "".join(f'<li><a href="{e(h)}">{e(t)}</a></li>' for t, h in links)
+                    + "</ul>")
+    if images:
+        body.append("<h2>Plots</h2>" + "".join(f'<figure><img src="{e(h)}" alt="{e(t)}" style="max-width:48%">'
+                                               f"<figcaption>{e(t)}</figcaption></figure>" for t, h in images))
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>bitforge demo</title><style>body{font-family:"
+            "sans-serif;max-width:1100px;margin:auto}pre{background:#f4f4f4;padding:1em;overflow-x:auto}figure"
+            "{display:inline-block;width:48%;margin:0}figure img{max-width:100%!important}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")
+    atomic_write_text(out / "index.html", page)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .fsio import atomic_write_json, atomic_write_text, atomic_write_bytes, ensure_dir
 
-__all__ = ["taxonn_report", "lstm_report", "PAPER"]
+__all__ = ["taxonn_report", "lstm_report", "lstm_mode_figures", "LSTM_MODES", "PAPER"]
 
 PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
          "lstm": {"memory": 12.0, "speedup": 10.0}}
@@ -196,31 +196,50 @@ def _lstm_workload(cfg, weights, sequences, seed):
                     description=what + ", netlist h_t checked against the golden model")
 
 
-def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", sequences=_LSTM_SEQUENCES,
-                seed=0, compare=True, progress=None):
-    """Write the BT-LSTM report (``cfg.mode`` first, the other modes beside it) into ``out_dir``."""
+LSTM_MODES = ("binary", "ternary", "fixed12")
+
+
+def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus",
+                      sequences=_LSTM_SEQUENCES, seed=0, progress=None):
+    """Figures of one BT-LSTM mode (``weights`` when they are of that mode, else random ones)."""
     from accel.lstm import LSTM
     from models.lstm import random_weights, schedule
     from rtl.energy_model import lstm_energy
+    c = dataclasses.replace(cfg, mode=mode)
+    if weights is not None and weights.mode == mode:
+        w, source = weights, "trained weights"
+    else:
+        w, source = random_weights(c, np.random.default_rng(seed)), "random weights (models.lstm.random_weights)"
+    _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
+    wl = _lstm_workload(c, w, sequences, seed)
+    fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
+                          lstm_energy)
+    sched = schedule(c)
+    fig["weights"] = source
+    fig["weight_memory_bits"] = sched["weight_memory_bits"]
+    fig["throughput_steps_per_s"] = clock_mhz * 1e6 / sched["cycles_per_step"]
+    fig["throughput_per_mm2"] = fig["throughput_steps_per_s"] / (fig["area_um2"]["total"] * 1e-6)
+    return fig
+
+
+def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", sequences=_LSTM_SEQUENCES,
+                seed=0, compare=True, modes=LSTM_MODES, figures=None, progress=None):
+    """Write the BT-LSTM report (``cfg.mode`` first, the other ``modes`` beside it) into ``out_dir``.
+
+    ``figures`` maps modes to `lstm_mode_figures` results computed elsewhere (in parallel); the
+    modes missing from it are computed here. The comparison needs ``fixed12`` among the modes.
+    """
+    from accel.lstm import LSTM
     out = ensure_dir(out_dir)
-    modes = [cfg.mode] + ([m for m in ("binary", "ternary", "fixed12") if m != cfg.mode] if compare else [])
-    figures = {}
-    for mode in modes:
-        c = dataclasses.replace(cfg, mode=mode)
-        if weights is not None and weights.mode == mode:
-            w, source = weights, "trained weights"
-        else:
-            w, source = random_weights(c, np.random.default_rng(seed)), "random weights (models.lstm.random_weights)"
-        _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
-        wl = _lstm_workload(c, w, sequences, seed)
-        fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, out / "work" / mode, progress,
-                              lstm_energy)
-        sched = schedule(c)
-        fig["weights"] = source
-        fig["weight_memory_bits"] = sched["weight_memory_bits"]
-        fig["throughput_steps_per_s"] = clock_mhz * 1e6 / sched["cycles_per_step"]
-        fig["throughput_per_mm2"] = fig["throughput_steps_per_s"] / (fig["area_um2"]["total"] * 1e-6)
-        figures[mode] = fig
+    wanted = [cfg.mode] + ([m for m in modes if m != cfg.mode] if compare else [])
+    if compare and "fixed12" not in wanted:
+        raise ValueError(f"the comparison is against fixed12: modes must include it, not {', '.join(modes)}")
+    figures = dict(figures or {})
+    for mode in wanted:
+        if mode not in figures:
+            figures[mode] = lstm_mode_figures(cfg, mode, weights, liberty, out, clock_mhz=clock_mhz, sim=sim,
+                                              sequences=sequences, seed=seed, progress=progress)
+    figures = {m: figures[m] for m in wanted}
     report = {**figures[cfg.mode], "comparison": None, "sweep": None}
     report["inventory"] = _inventory(LSTM(cfg))
     if compare:

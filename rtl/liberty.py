@@ -378,10 +378,9 @@ def read_liberty(path):
     lib = _build(_parse(_read_text(path), path), path)
     if not lib.cells:
         raise LibertyError(f"liberty file {path} defines no cells")
+    from bitforge.fsio import atomic_write_text  # a unique temporary: concurrent readers may race here
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps(lib.to_json()))
-    tmp.replace(cache)
+    atomic_write_text(cache, json.dumps(lib.to_json()))
     return lib
 
 

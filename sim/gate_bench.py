@@ -7,6 +7,7 @@ cycle of the unit's submodule and per flip-flop of the registers. Results are
 cached per library and unit under the build directory.
 """
 
+import fcntl
 import hashlib
 import json
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 from amaranth.hdl import Module, Signal, Cat, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from bitforge.fsio import atomic_write_json
 
 __all__ = ["characterize", "Bench"]
 
@@ -97,15 +100,23 @@ endmodule
 def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
     """``{"unit_pj", "flop_clock_pj", "flop_data_pj", "cycles"}``: per cycle with random operands, the
     unit's energy, and per flip-flop per cycle the clock-only and data-toggling energy of the registers."""
-    from rtl.synth import synthesize, ToolNotFound
-    from sim.power import analyze_vcd
+    from rtl.synth import synthesize
     from sim.runner import default_build_root
-    import shutil
     say = progress or (lambda message: None)
     bench = Bench(unit_factory)
     synth = synthesize(bench, liberty, progress=say)
     key = hashlib.sha256(json.dumps([str(synth.work_dir), cycles, _TB]).encode()).hexdigest()[:16]
     work = default_build_root() / "bench" / f"{name}-{key}"
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with open(work.parent / f"{name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes characterizing one unit: the second waits, then reads
+        return _characterize(name, bench, synth, work, cycles, say)
+
+
+def _characterize(name, bench, synth, work, cycles, say):
+    import shutil
+    from rtl.synth import ToolNotFound
+    from sim.power import analyze_vcd
     result_path = work / "result.json"
     if result_path.is_file():
         return json.loads(result_path.read_text())
@@ -131,5 +142,5 @@ def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
     result = {"unit_pj": unit, "flop_clock_pj": clock, "flop_data_pj": max(0.0, data), "cycles": cycles,
               "unit_area_um2": area["unit"]["area_um2"], "library": synth.library.name}
     (work / "bench.vcd").unlink(missing_ok=True)
-    result_path.write_text(json.dumps(result))
+    atomic_write_json(result_path, result)
     return result

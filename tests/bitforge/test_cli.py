@@ -100,16 +100,59 @@ def test_simulate_block_rtl(capsys, tmp_path, simulator):
     assert f"mulround on {simulator}: 256 exhaustive vectors, 0 mismatches" in out
 
 
+SMALL_DEMO = {"taxonn": {"layers": (64, 8, 10), "pes": 2, "lr_shift": 4, "epochs": 1},
+              "lstm": {"task": "seq-digits", "weights": "ternary", "hidden": 8, "epochs": 2}}
+
+
 @pytest.mark.rtl
-def test_demo(capsys, tmp_path):
-    code, out, err = run(capsys, "demo", "--out", str(tmp_path), "--sim", "icarus", "--json")
-    summary = json.loads(out)
-    assert code == 0 and summary["all_passed"]
+def test_demo_end_to_end_and_resume(tmp_path, monkeypatch):
+    """A small demo on Verilator: every stage, the summary, the index; a second run reuses the stages."""
+    from bitforge import demo
+    from rtl import synth
+    if not simulator_status("verilator")[0]:
+        pytest.skip(simulator_status("verilator")[1])
+
+    def no_yosys():
+        raise synth.ToolNotFound(f"Yosys not found; install it: {synth.YOSYS_HINT}")
+    monkeypatch.setattr(synth, "find_yosys", no_yosys)  # the report stage is tested in test_report.py
+    messages = []
+    summary = demo.run_demo(tmp_path, sims=["verilator"], progress=messages.append, settings=SMALL_DEMO)
+    assert summary["all_passed"] and summary["rtl_simulator"] == "verilator"
     assert {r["block"] for r in summary["blocks"]} == {"mulround", "ternary_dot", "activation"}
-    assert all(r["mismatches"] == 0 for r in summary["blocks"])
-    assert (tmp_path / "summary.md").exists() and "[bitforge]" in err
-    assert summary["taxonn"]["test_accuracy"] > 0.8 and summary["taxonn"]["float_test_accuracy"] > 0.8
-    assert (tmp_path / "taxonn" / "weights.npz").exists()
+    t, l = summary["taxonn"], summary["lstm"]
+    # the RTL trained the same 1437 steps as the golden model: identical weights, so identical accuracy
+    assert t["rtl"]["passed"] and t["rtl"]["mismatches"] == 0 and t["rtl"]["samples"] == t["steps"] == 1437
+    assert t["rtl"]["test_accuracy"] == t["golden_accuracy"] and t["golden_accuracy"] > 0.5
+    assert t["rtl"]["cycles"] == t["rtl"]["cycles_model"] == t["steps"] * t["cycles_per_step"]
+    assert l["rtl"]["passed"] and l["rtl"]["samples"] == 360 and l["rtl"]["predictions_identical"]
+    assert l["rtl"]["accuracy"] == l["hardware_accuracy"] and l["rtl"]["cycles"] == l["rtl"]["cycles_model"]
+    assert set(summary["verilog"]["designs"]) == {"taxonn", "taxonn-baseline", "lstm-ternary", "lstm-fixed12"}
+    for d in summary["verilog"]["designs"].values():
+        assert all((tmp_path / f).exists() or __import__("pathlib").Path(f).exists() for f in d["files"])
+    assert "Yosys not found" in summary["reports"]["skipped"]
+    assert any(m.startswith("reports skipped: Yosys not found") for m in messages)
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["table"] == summary["table"] and len(saved["table"]) == 2
+    index = (tmp_path / "index.md").read_text()
+    for link in ("summary.json", "taxonn/rtl/sim.json", "lstm/ternary/lstm.npz", "verilog/taxonn/taxonn.v",
+                 "verilog/lstm-fixed12/lstm.v", "blocks/mulround/verilator/sim.json"):
+        assert f"({link})" in index and (tmp_path / link).exists()
+    assert "<a href=\"verilog/taxonn-baseline/taxonn.v\">" in (tmp_path / "index.html").read_text()
+    text = demo.format_summary(summary)
+    assert "| TaxoNN 64-8-10 P=2" in text and "| BT-LSTM ternary H=8" in text
+
+    messages.clear()
+    again = demo.run_demo(tmp_path, sims=["verilator"], progress=messages.append, settings=SMALL_DEMO)
+    assert {m.split(":")[0] for m in messages if "reusing the finished stage" in m} == \
+        {"blocks", "taxonn", "lstm", "verilog"}  # a stage skipped for a missing tool runs again
+    assert again["table"] == summary["table"]
+
+
+def test_demo_refuses_an_unwritable_output(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run(capsys, "demo", "--out", str(blocker / "demo"))
+    assert code == 2 and err.startswith("bitforge: error: ") and err.count("\n") == 1
 
 
 def test_generate_taxonn(capsys, tmp_path):
