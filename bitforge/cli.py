@@ -55,11 +55,15 @@ def _cmd_generate_block(args):
                  f"ports: {ports}")
 
 
-def _write_generated(design, name, cfg, out_dir, figures):
-    """Write ``OUT/<name>.v`` and ``OUT/config.json`` (config, ports, tools, ``figures``); return the manifest."""
+def _write_generated(make_design, name, cfg, out_dir, figures):
+    """Write ``OUT/<name>.v`` and ``OUT/config.json`` (config, ports, tools, ``figures``); return the manifest.
+
+    ``make_design()`` is called once the output directory is known to be writable (an Amaranth
+    design built and never elaborated warns when it is collected)."""
     from rtl.verilog import generate_verilog, port_inventory, tool_versions
     from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
     out = ensure_dir(out_dir)
+    design = make_design()
     atomic_write_text(out / f"{name}.v", generate_verilog(design, name))
     manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(), **figures,
                 "files": [str(out / f"{name}.v"), str(out / "config.json")]}
@@ -73,7 +77,7 @@ def _cmd_generate_taxonn(args):
     from .options import config_from_args
     cfg = config_from_args(TaxoNNConfig, args)
     sched = schedule(cfg)
-    manifest = _write_generated(TaxoNN(cfg), "taxonn", cfg, args.out, {
+    manifest = _write_generated(lambda: TaxoNN(cfg), "taxonn", cfg, args.out, {
         "cycles_per_training_step": sched["total"],
         "cycles_per_inference": schedule(cfg, inference=True)["total"]})
     return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; "
@@ -95,7 +99,7 @@ def _cmd_generate_lstm(args):
     from models.lstm import schedule
     cfg, _ = _lstm_config(args)
     sched = schedule(cfg)
-    manifest = _write_generated(LSTM(cfg), "lstm", cfg, args.out, {
+    manifest = _write_generated(lambda: LSTM(cfg), "lstm", cfg, args.out, {
         "cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
         "utilization": sched["utilization"]})
     return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; {cfg.mode}, "
@@ -110,6 +114,9 @@ def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_roo
     from accel.blocks import build_block
     from bitforge.fsio import ensure_dir, atomic_write_json
     from sim.vectors import block_vectors, compare_outputs, MIN_RANDOM
+    if sim != "amaranth":
+        from sim.runner import require_simulator
+        require_simulator(sim)  # before any design is built
     out = ensure_dir(out_dir).resolve()  # the testbench runs in the build directory
     vectors = block_vectors(block, cfg, seed=seed, n_random=n_random or MIN_RANDOM)
     t0 = time.monotonic()

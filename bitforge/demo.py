@@ -217,7 +217,7 @@ def _verilog_stage(s, out, lstm, progress):
         s = sched(c)
         figures = ({"cycles_per_training_step": s["total"]} if top == "taxonn"
                    else {"cycles_per_step": s["cycles_per_step"], "weight_memory_bits": s["weight_memory_bits"]})
-        manifest = _write_generated(cls(c), top, c, out / name, figures)
+        manifest = _write_generated(lambda: cls(c), top, c, out / name, figures)
         text = Path(manifest["files"][0]).read_text()
         rows[name] = {"files": manifest["files"], "lines": text.count("\n"), **figures}
     return {"designs": rows}

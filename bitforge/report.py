@@ -90,14 +90,16 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", steps
     from rtl.energy_model import taxonn_energy
     out = ensure_dir(out_dir)
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
-    main = _design_figures("taxonn", TaxoNN(cfg), cfg, _taxonn_workload(cfg, steps, seed), liberty, clock_mhz,
+    workload = _taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
+    main = _design_figures("taxonn", TaxoNN(cfg), cfg, workload, liberty, clock_mhz,
                            sim, out / "work" / "taxonn", progress, taxonn_energy)
     main["inventory"] = _inventory(TaxoNN(cfg))
     report = {**main, "comparison": None, "sweep": None}
     if compare:
         base_cfg = baseline_config(cfg)
         _say(progress, "baseline: dedicated multiplier arrays per phase, 16-bit arithmetic")
-        base = _design_figures("taxonn-baseline", TaxoNN(base_cfg), base_cfg, _taxonn_workload(base_cfg, steps, seed),
+        workload = _taxonn_workload(base_cfg, steps, seed)
+        base = _design_figures("taxonn-baseline", TaxoNN(base_cfg), base_cfg, workload,
                                liberty, clock_mhz, sim, out / "work" / "baseline", progress, taxonn_energy)
         report["comparison"] = {
             "baseline": "the same generator with dedicated multiplier arrays per phase (multipliers='dedicated') "

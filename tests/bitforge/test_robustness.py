@@ -1,5 +1,6 @@
 """Bad input to every command and loader: one line on stderr naming the problem, exit code 2, no output left."""
 
+import gc
 import gzip
 import struct
 
@@ -8,6 +9,13 @@ import pytest
 
 from bitforge.cli import main
 from models.lstm import LSTMConfig, random_weights
+
+
+@pytest.fixture(autouse=True)
+def _collect():
+    """Collect after each test, so a design built and never used (Amaranth warns) fails the test that built it."""
+    yield
+    gc.collect()
 
 
 def run(capsys, *argv):
