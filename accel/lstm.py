@@ -343,9 +343,8 @@ class LSTM(wiring.Component):
             c_next = Signal(signed(cb), name=f"cnext{lane}")
             m.d.comb += c_next.eq(rq(((f_ * c_old) << (frac_c - (af + cf))) + ((i_ * gg_) << (frac_c - 2 * af)),
                                      frac_c, cfg.c_fmt))
-            with m.If(v4):
+            with m.If(v4):  # registers load only when their stage is valid: no activity otherwise
                 m.d.sync += [c_new[lane].eq(c_next), o5[lane].eq(o_)]
-            with m.If(v4):
                 with m.Switch(g4):
                     for gg in range(G):
                         u = gg * L + lane

@@ -74,9 +74,9 @@ def run_demo(out_dir, sims=None, progress=print, *, reports=True, settings=None,
     ``settings`` overrides entries of `DEMO` (tests run a smaller demo); ``quiet`` silences the
     report workers, which print their progress on stderr themselves.
     """
-    s = {**DEMO, **(settings or {})}
     from sim.runner import SIMULATORS, simulator_status
 
+    s = {**DEMO, **(settings or {})}
     out = ensure_dir(out_dir)
     t_start = time.monotonic()
     available, skipped = [], {}
@@ -89,8 +89,7 @@ def run_demo(out_dir, sims=None, progress=print, *, reports=True, settings=None,
         raise RuntimeError("no simulator available: " + "; ".join(skipped.values()))
     rtl_sim = "verilator" if "verilator" in available else available[0]
     stages = _Stages(out, progress)
-    key = {"demo": s, "sims": available}
-    key = json.loads(json.dumps(key))
+    key = json.loads(json.dumps({"demo": s, "sims": available}))  # as saved: tuples read back as lists
 
     blocks = stages.run("blocks", key, lambda: {"rows": _blocks_stage(out, available, progress)})
     taxonn = stages.run("taxonn", key, lambda: _taxonn_stage(s, out / "taxonn", rtl_sim, progress))

@@ -225,17 +225,15 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, 
 
 
 def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", sequences=_LSTM_SEQUENCES,
-                seed=0, compare=True, modes=LSTM_MODES, figures=None, progress=None):
-    """Write the BT-LSTM report (``cfg.mode`` first, the other ``modes`` beside it) into ``out_dir``.
+                seed=0, compare=True, figures=None, progress=None):
+    """Write the BT-LSTM report (``cfg.mode`` first, the other `LSTM_MODES` beside it) into ``out_dir``.
 
     ``figures`` maps modes to `lstm_mode_figures` results computed elsewhere (in parallel); the
-    modes missing from it are computed here. The comparison needs ``fixed12`` among the modes.
+    modes missing from it are computed here.
     """
     from accel.lstm import LSTM
     out = ensure_dir(out_dir)
-    wanted = [cfg.mode] + ([m for m in modes if m != cfg.mode] if compare else [])
-    if compare and "fixed12" not in wanted:
-        raise ValueError(f"the comparison is against fixed12: modes must include it, not {', '.join(modes)}")
+    wanted = [cfg.mode] + ([m for m in LSTM_MODES if m != cfg.mode] if compare else [])
     figures = dict(figures or {})
     for mode in wanted:
         if mode not in figures:

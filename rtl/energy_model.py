@@ -28,7 +28,6 @@ def _ceil(a, b):
     return -(-a // b)
 
 
-
 def _mems(memories, sram):
     """Energy of {name: (words, width, reads, writes)} memories."""
     total, rows = 0.0, {}
