@@ -70,23 +70,28 @@ def measure_taxonn_rtl(sim, steps, build_dir):
             "run_s": r["run_s"], "steps_per_s": _rate(steps, r["run_s"]), "cycles_per_s": r["cycles_per_s"]}
 
 
-def _lstm_weights(tmp):
-    """A ternary H=64 network trained briefly (3 epochs): the weights only shape the data, not the speed."""
-    from models.lstm_train import LSTMTrainConfig, train_lstm
+def _lstm_weights(build_dir):
+    """The ternary H=64 network that `train_lstm_weights` left in ``build_dir``."""
     from models.lstm import LSTMWeights
-    cfg = LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=64, epochs=3, batch=32, lr=0.02)
-    train_lstm(cfg, tmp, progress=False)
-    return LSTMWeights.load(Path(tmp) / "lstm.npz")
+    return LSTMWeights.load(Path(build_dir) / "lstm" / "lstm.npz")
 
 
-def measure_lstm_golden(sequences, build_dir):
+def train_lstm_weights(_, epochs, build_dir):
+    """A ternary H=64 network trained briefly, once for every LSTM measurement: the weights only shape
+    the data, not the speed. Run in a child too: a parent grown by torch would lend its peak memory
+    to every child it starts (Linux carries ``ru_maxrss`` across fork and exec)."""
+    from models.lstm_train import LSTMTrainConfig, train_lstm
+    cfg = LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=64, epochs=epochs, batch=32, lr=0.02)
+    m = train_lstm(cfg, Path(build_dir) / "lstm", progress=False)
+    return {"epochs": epochs, "test_accuracy": m["test_accuracy"]}
+
+
+def measure_lstm_golden(_, sequences, build_dir):
     import numpy as np
     from models.lstm import LSTMConfig, LSTMGolden
     from models.lstm_tasks import load_task
     task = load_task("seq-digits")
-    with tempfile.TemporaryDirectory() as tmp:
-        w = _lstm_weights(tmp)
-    golden = LSTMGolden(LSTMConfig(input_size=8, hidden=64, mode="ternary"), w)
+    golden = LSTMGolden(LSTMConfig(input_size=8, hidden=64, mode="ternary"), _lstm_weights(build_dir))
     xs = task.x_test[np.arange(sequences) % len(task.x_test)].astype(np.float64)
     t0 = time.perf_counter()
     for x in xs:  # one sequence at a time, as the hardware runs them
@@ -104,8 +109,7 @@ def measure_lstm_rtl(sim, sequences, build_dir):
     from models.lstm_tasks import load_task
     from sim.lstm_run import simulate_lstm
     with tempfile.TemporaryDirectory() as tmp:
-        w = _lstm_weights(tmp)
-        r = simulate_lstm(LSTMConfig(input_size=8, hidden=64, mode="ternary"), w, sim, Path(tmp) / "rtl",
+        r = simulate_lstm(LSTMConfig(input_size=8, hidden=64, mode="ternary"), _lstm_weights(build_dir), sim, tmp,
                           task=load_task("seq-digits"), samples=sequences, build_root=build_dir)
     return {"sequences": r["samples"], "passed": r["passed"], "cycles": r["cycles"], "build_s": r["build_s"],
             "run_s": r["run_s"], "sequences_per_s": _rate(r["samples"], r["run_s"]),
@@ -125,7 +129,7 @@ def measure_lstm_training(weights, epochs, build_dir):
 
 MEASURES = {
     "taxonn_engine": measure_taxonn_engine, "taxonn_rtl": measure_taxonn_rtl,
-    "lstm_golden": measure_lstm_golden, "lstm_rtl": measure_lstm_rtl, "lstm_training": measure_lstm_training,
+    "lstm_weights": train_lstm_weights, "lstm_golden": measure_lstm_golden, "lstm_rtl": measure_lstm_rtl, "lstm_training": measure_lstm_training,
 }
 
 
@@ -151,9 +155,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.measure:
         name, arg, count, build_dir = args.measure
-        arg = int(arg) if arg.isdigit() else arg
-        print(json.dumps(MEASURES[name](arg, int(count), build_dir) if name not in ("lstm_golden",)
-                         else MEASURES[name](int(count), build_dir)))
+        print(json.dumps(MEASURES[name](arg, int(count), build_dir)))
         return 0
     q = args.quick
     n_sw, n_ver, n_ica = (300, 1437, 10) if q else (1437, 5748, 40)
@@ -166,6 +168,7 @@ def main(argv=None):
         t["verilator"] = _child("taxonn_rtl", "verilator", n_ver, build)
         t["icarus"] = _child("taxonn_rtl", "icarus", n_ica, build)
         l = figures["lstm"]
+        _child("lstm_weights", "ternary", 3, build)
         l["golden"] = _child("lstm_golden", "-", l_sw, build)
         l["verilator"] = _child("lstm_rtl", "verilator", l_ver, build)
         l["icarus"] = _child("lstm_rtl", "icarus", l_ica, build)
