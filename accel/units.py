@@ -1,6 +1,6 @@
 """Combinational datapath units, instantiated as submodules so that synthesis keeps them as blocks.
 
-The area and power reports (`rtl.synth`, `sim.power`) attribute cells to the
+The area and power reports (`rtl.synth`, `ppa.power`) attribute cells to the
 submodule they sit in; these units give the PE array, the adder trees and
 the activation units of both accelerators their own modules.
 """

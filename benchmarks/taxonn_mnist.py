@@ -23,7 +23,7 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
+from quant.fsio import atomic_write_json, atomic_write_text, ensure_dir
 from models.datasets import load_dataset
 from models.taxonn import TaxoNNConfig
 from models.taxonn_train import train_taxonn
@@ -115,7 +115,7 @@ def _plot_sweep(path, results, ref):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from bitforge.fsio import atomic_write_bytes
+    from quant.fsio import atomic_write_bytes
     bits = [int(n[4:]) for n in results]
     mis = [r["test_misclassification_pct"] for r in results.values()]
     fig, ax = plt.subplots(figsize=(5.5, 3.5), dpi=110)

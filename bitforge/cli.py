@@ -7,10 +7,10 @@ one line on stderr with exit code 2.
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
+from .jobs import simulate_block, write_generated
 
 __all__ = ["main", "build_parser"]
 
@@ -55,29 +55,13 @@ def _cmd_generate_block(args):
                  f"ports: {ports}")
 
 
-def _write_generated(make_design, name, cfg, out_dir, figures):
-    """Write ``OUT/<name>.v`` and ``OUT/config.json`` (config, ports, tools, ``figures``); return the manifest.
-
-    ``make_design()`` is called once the output directory is known to be writable (an Amaranth
-    design built and never elaborated warns when it is collected)."""
-    from rtl.verilog import generate_verilog, port_inventory, tool_versions
-    from bitforge.fsio import atomic_write_json, atomic_write_text, ensure_dir
-    out = ensure_dir(out_dir)
-    design = make_design()
-    atomic_write_text(out / f"{name}.v", generate_verilog(design, name))
-    manifest = {"config": cfg.to_json(), "ports": port_inventory(design), "tools": tool_versions(), **figures,
-                "files": [str(out / f"{name}.v"), str(out / "config.json")]}
-    atomic_write_json(out / "config.json", manifest)
-    return manifest
-
-
 def _cmd_generate_taxonn(args):
     from accel.taxonn import TaxoNN
     from models.taxonn import TaxoNNConfig, schedule
     from .options import config_from_args
     cfg = config_from_args(TaxoNNConfig, args)
     sched = schedule(cfg)
-    manifest = _write_generated(lambda: TaxoNN(cfg), "taxonn", cfg, args.out, {
+    manifest = write_generated(lambda: TaxoNN(cfg), "taxonn", cfg, args.out, {
         "cycles_per_training_step": sched["total"],
         "cycles_per_inference": schedule(cfg, inference=True)["total"]})
     return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; "
@@ -99,7 +83,7 @@ def _cmd_generate_lstm(args):
     from models.lstm import schedule
     cfg, _ = _lstm_config(args)
     sched = schedule(cfg)
-    manifest = _write_generated(lambda: LSTM(cfg), "lstm", cfg, args.out, {
+    manifest = write_generated(lambda: LSTM(cfg), "lstm", cfg, args.out, {
         "cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
         "utilization": sched["utilization"]})
     return _emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; {cfg.mode}, "
@@ -108,47 +92,6 @@ def _cmd_generate_lstm(args):
 
 
 # -- simulate ---------------------------------------------------------------
-
-def simulate_block(block, cfg, sim, out_dir, *, seed=0, n_random=None, build_root=None):
-    """Check block RTL against its golden model on ``sim``; write ``out_dir/sim.json``."""
-    from accel.blocks import build_block
-    from bitforge.fsio import ensure_dir, atomic_write_json
-    from sim.vectors import block_vectors, compare_outputs, MIN_RANDOM
-    if sim != "amaranth":
-        from sim.runner import require_simulator
-        require_simulator(sim)  # before any design is built
-    out = ensure_dir(out_dir).resolve()  # the testbench runs in the build directory
-    vectors = block_vectors(block, cfg, seed=seed, n_random=n_random or MIN_RANDOM)
-    t0 = time.monotonic()
-    if sim == "amaranth":
-        from sim.amaranth_sim import run_vectors_amaranth
-        outputs = run_vectors_amaranth(build_block(block, cfg), vectors)
-        mismatches, first = compare_outputs(vectors, outputs)
-        passed, message = mismatches == 0, first
-    else:
-        from sim.runner import run_cocotb
-        vec_path, tb_report = out / "vectors.json", out / "tb_report.json"
-        atomic_write_json(vec_path, vectors.to_json())
-        tb_report.unlink(missing_ok=True)
-        result = run_cocotb(build_block(block, cfg), sim=sim, test_module="sim.tb.vectors_tb",
-                            name=block, build_root=build_root,
-                            params={"vectors": str(vec_path), "report": str(tb_report),
-                                    "signed": {"y": cfg.out_fmt.signed}})
-        if tb_report.exists():
-            checked = json.loads(tb_report.read_text())
-            mismatches, message = checked["mismatches"], checked["first_mismatch"]
-        else:  # the testbench died before comparing
-            mismatches, message = None, result.summary()
-        passed = result.passed and mismatches == 0
-    wall = time.monotonic() - t0
-    report = {
-        "block": block, "config": cfg.to_json(), "simulator": sim, "vectors": len(vectors),
-        "exhaustive": vectors.exhaustive, "mismatches": mismatches, "first_mismatch": message,
-        "passed": passed, "wall_s": round(wall, 3),
-    }
-    atomic_write_json(out / "sim.json", report)
-    return report
-
 
 def _cmd_simulate_block(args):
     from accel.blocks import block_class
@@ -232,19 +175,9 @@ def _cmd_train_taxonn(args):
     return _emit(args, metrics, text)
 
 
-#: per-task defaults of `train lstm` (the original's settings where it had one)
-_LSTM_DEFAULTS = {
-    "seq-digits": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.02},
-    "seq-digits-pixel": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.02},
-    "row-mnist": {"hidden": 100, "epochs": 5, "batch": 64, "lr": 0.004},
-    "pixel-mnist": {"hidden": 100, "epochs": 1, "batch": 64, "lr": 0.004},
-    "ptb-char": {"hidden": 256, "epochs": 2, "batch": 64, "lr": 0.002, "recurrent_bn": "batch"},
-}
-
-
 def _cmd_train_lstm(args):
-    from models.lstm_train import LSTMTrainConfig, train_lstm
-    chosen = dict(_LSTM_DEFAULTS[args.task])
+    from models.lstm_train import LSTMTrainConfig, train_lstm, TASK_DEFAULTS
+    chosen = dict(TASK_DEFAULTS[args.task])
     for key in ("hidden", "epochs", "batch", "lr", "recurrent_bn"):
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)

@@ -29,7 +29,7 @@ import json
 import time
 from pathlib import Path
 
-from .fsio import ensure_dir, atomic_write_json, atomic_write_text
+from quant.fsio import ensure_dir, atomic_write_json, atomic_write_text
 
 __all__ = ["run_demo", "format_summary", "DEMO"]
 
@@ -118,7 +118,7 @@ def run_demo(out_dir, sims=None, progress=print, *, reports=True, settings=None,
 def _blocks_stage(out, sims, progress):
     from accel.blocks import BLOCKS, build_block
     from rtl.verilog import write_design
-    from .cli import simulate_block
+    from .jobs import simulate_block
     rows = []
     for name, (config_cls, _, _) in BLOCKS.items():
         cfg = config_cls()
@@ -164,9 +164,9 @@ def _taxonn_stage(s, out, sim, progress):
 
 def _train_lstm(s, out, weights, hidden, progress):
     from models.lstm_train import LSTMTrainConfig, train_lstm
-    from .cli import _LSTM_DEFAULTS
+    from models.lstm_train import TASK_DEFAULTS
     d = s["lstm"]
-    settings = {**_LSTM_DEFAULTS[d["task"]], "hidden": hidden, "epochs": d["epochs"]}
+    settings = {**TASK_DEFAULTS[d["task"]], "hidden": hidden, "epochs": d["epochs"]}
     cfg = LSTMTrainConfig(task=d["task"], weights=weights, **settings)
     progress(f"BT-LSTM: training a {weights} H={hidden} LSTM on {d['task']} ({d['epochs']} epochs)")
     return train_lstm(cfg, out, progress=False)
@@ -203,7 +203,7 @@ def _verilog_stage(s, out, lstm, progress):
     from accel.taxonn import TaxoNN
     from models.lstm import LSTMConfig, schedule as lstm_schedule
     from models.taxonn import baseline_config, schedule as taxonn_schedule
-    from .cli import _write_generated
+    from .jobs import write_generated
     cfg = _taxonn_cfg(s)
     lcfg = LSTMConfig.from_json(lstm["config"])
     designs = {"taxonn": (TaxoNN, cfg, "taxonn", taxonn_schedule),
@@ -216,7 +216,7 @@ def _verilog_stage(s, out, lstm, progress):
         s = sched(c)
         figures = ({"cycles_per_training_step": s["total"]} if top == "taxonn"
                    else {"cycles_per_step": s["cycles_per_step"], "weight_memory_bits": s["weight_memory_bits"]})
-        manifest = _write_generated(lambda: cls(c), top, c, out / name, figures)
+        manifest = write_generated(lambda: cls(c), top, c, out / name, figures)
         text = Path(manifest["files"][0]).read_text()
         rows[name] = {"files": manifest["files"], "lines": text.count("\n"), **figures}
     return {"designs": rows}

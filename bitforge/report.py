@@ -12,12 +12,11 @@ embedded) and the plots as PNG files.
 import base64
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .fsio import atomic_write_json, atomic_write_text, atomic_write_bytes, ensure_dir
+from quant.fsio import atomic_write_json, atomic_write_text, atomic_write_bytes, ensure_dir
 
 __all__ = ["taxonn_report", "lstm_report", "lstm_mode_figures", "LSTM_MODES", "PAPER"]
 
@@ -44,7 +43,7 @@ def _taxonn_workload(cfg, steps, seed):
     from accel.taxonn import PHASES
     from models.datasets import load_digits, sample_order
     from models.taxonn import TaxoNNGolden
-    from rtl.estimate import Workload
+    from ppa.estimate import Workload
     from sim.taxonn_host import training_job
     data = load_digits()
     if cfg.layers[0] != data.features or cfg.layers[-1] != data.classes:
@@ -67,7 +66,7 @@ def _taxonn_accuracy(cfg, work_dir):
 
 
 def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out, progress, model_fn):
-    from rtl.estimate import estimate
+    from ppa.estimate import estimate
     fig = estimate(component, workload, liberty, clock_mhz=clock_mhz, sim=sim, out_dir=out, progress=progress)
     model = model_fn(cfg, liberty, flops=fig["flops"], progress=progress)
     gate = fig["energy"]["dynamic_per_step_pj"]
@@ -87,7 +86,7 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", steps
     """Write the TaxoNN report into ``out_dir``; returns report.json's dict."""
     from accel.taxonn import TaxoNN
     from models.taxonn import baseline_config
-    from rtl.energy_model import taxonn_energy
+    from ppa.energy_model import taxonn_energy
     out = ensure_dir(out_dir)
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
     workload = _taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
@@ -135,8 +134,8 @@ def _taxonn_sweep(cfg, liberty, clock_mhz, work, progress):
     from accel.taxonn import TaxoNN
     from quant import FixedFormat
     from models.taxonn import schedule
-    from rtl.energy_model import taxonn_energy
-    from rtl.sram import fit_sram_model
+    from ppa.energy_model import taxonn_energy
+    from ppa.sram import fit_sram_model
     from rtl.synth import synthesize
     points, accuracy = [], {}
     sram = fit_sram_model()
@@ -181,7 +180,7 @@ def _pareto(costs):
 
 def _lstm_workload(cfg, weights, sequences, seed):
     from models.lstm import LSTMGolden
-    from rtl.estimate import Workload
+    from ppa.estimate import Workload
     from sim.lstm_host import lstm_job
     rng = np.random.default_rng(seed)
     if cfg.input_size == 8:
@@ -206,7 +205,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, 
     """Figures of one BT-LSTM mode (``weights`` when they are of that mode, else random ones)."""
     from accel.lstm import LSTM
     from models.lstm import random_weights, schedule
-    from rtl.energy_model import lstm_energy
+    from ppa.energy_model import lstm_energy
     c = dataclasses.replace(cfg, mode=mode)
     if weights is not None and weights.mode == mode:
         w, source = weights, "trained weights"

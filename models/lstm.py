@@ -46,7 +46,7 @@ import zipfile
 
 import numpy as np
 
-from bitforge.fsio import atomic_write_bytes
+from quant.fsio import atomic_write_bytes
 from quant import FixedFormat, quantize, dequantize, requantize
 from quant import activations
 from ._config import ConfigMixin, check_int, check_choice

@@ -36,13 +36,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bitforge.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
+from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
 from ._config import ConfigMixin, check_int, check_choice
 from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, fold
 from .lstm import LSTMConfig, LSTMGolden
 from .lstm_tasks import TASKS, load_task
 
-__all__ = ["LSTMTrainConfig", "train_lstm", "evaluate_float", "evaluate_hardware"]
+__all__ = ["LSTMTrainConfig", "train_lstm", "evaluate_float", "evaluate_hardware", "TASK_DEFAULTS"]
+
+#: per-task defaults of `train lstm` (the original's settings where it had one)
+TASK_DEFAULTS = {
+    "seq-digits": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.02},
+    "seq-digits-pixel": {"hidden": 64, "epochs": 20, "batch": 32, "lr": 0.02},
+    "row-mnist": {"hidden": 100, "epochs": 5, "batch": 64, "lr": 0.004},
+    "pixel-mnist": {"hidden": 100, "epochs": 1, "batch": 64, "lr": 0.004},
+    "ptb-char": {"hidden": 256, "epochs": 2, "batch": 64, "lr": 0.002, "recurrent_bn": "batch"},
+}
 
 EVAL_STREAMS = 64
 

@@ -17,11 +17,10 @@ writes to its output directory:
 import io
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
-from bitforge.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
+from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
 from quant import dequantize
 from .datasets import sample_order
 from .taxonn import TaxoNNConfig, TaxoNNGolden, init_params, schedule

@@ -143,7 +143,7 @@ def from_readmemh(text):
 
 def write_readmemh(path, words, word_bits):
     """Write `to_readmemh` text to ``path`` atomically (temporary file, then rename)."""
-    from bitforge.fsio import atomic_write_text
+    from quant.fsio import atomic_write_text
     atomic_write_text(path, to_readmemh(words, word_bits))
 
 

@@ -359,7 +359,7 @@ _CACHE_VERSION = 3
 
 
 def _cache_dir():
-    from sim.runner import default_build_root
+    from quant.fsio import default_build_root
     return Path(os.environ.get("BITFORGE_CACHE", default_build_root() / "liberty"))
 
 
@@ -378,7 +378,7 @@ def read_liberty(path):
     lib = _build(_parse(_read_text(path), path), path)
     if not lib.cells:
         raise LibertyError(f"liberty file {path} defines no cells")
-    from bitforge.fsio import atomic_write_text  # a unique temporary: concurrent readers may race here
+    from quant.fsio import atomic_write_text  # a unique temporary: concurrent readers may race here
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cache, json.dumps(lib.to_json()))
     return lib

@@ -3,7 +3,7 @@
 Flow (`synthesize`): Amaranth's RTLIL (`amaranth.back.rtlil`, which Yosys 0.23
 reads; Amaranth's Verilog backend needs Yosys >= 0.40) -> Yosys ``synth`` up to
 the fine stage with memories kept as ``$mem_v2`` cells (``memory -nomap``: they
-are costed as SRAM macros, `rtl.sram`, not as flip-flops) -> ``techmap`` ->
+are costed as SRAM macros, `ppa.sram`, not as flip-flops) -> ``techmap`` ->
 ``dfflibmap`` + ``abc`` to the library -> JSON netlist. Hierarchy is kept: each
 submodule of the generated design (PE arrays, adder trees, activation units,
 ...) is a block; cells of the top module are the controller and glue.
@@ -81,7 +81,7 @@ write_json netlist.json
 
 
 def _cache_root():
-    from sim.runner import default_build_root
+    from quant.fsio import default_build_root
     return default_build_root() / "synth"
 
 

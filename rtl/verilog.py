@@ -8,7 +8,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from bitforge.fsio import atomic_write_text, atomic_write_json, ensure_dir
+from quant.fsio import atomic_write_text, atomic_write_json, ensure_dir
 
 __all__ = ["generate_verilog", "port_inventory", "tool_versions", "write_design", "design_inventory"]
 

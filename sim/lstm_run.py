@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from bitforge.fsio import atomic_write_json, ensure_dir
+from quant.fsio import atomic_write_json, ensure_dir
 from models.lstm import LSTMGolden, schedule
 from .lstm_host import lstm_job
 from .runner import run_job

@@ -14,10 +14,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from xml.etree import ElementTree
+
+from quant.fsio import default_build_root
 
 __all__ = ["SIMULATORS", "SimulatorNotFound", "VerilogText", "TestResult", "RunResult", "simulator_status",
            "require_simulator", "run_cocotb", "run_job", "default_build_root", "MIN_VERILATOR"]
@@ -176,10 +177,6 @@ def simulator_status(sim):
 
 
 # -- building and running ------------------------------------------------------
-
-def default_build_root():
-    return Path(os.environ.get("BITFORGE_BUILD_DIR", Path.cwd() / ".bitforge-build"))
-
 
 def _build_args(sim, optimize, extra):
     if sim == "verilator":

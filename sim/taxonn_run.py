@@ -3,9 +3,8 @@
 import time
 from pathlib import Path
 
-import numpy as np
 
-from bitforge.fsio import atomic_write_json, ensure_dir
+from quant.fsio import atomic_write_json, ensure_dir
 from models.datasets import sample_order
 from models.taxonn import TaxoNNGolden, schedule
 from models.taxonn_train import save_params_npz

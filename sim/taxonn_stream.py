@@ -24,7 +24,7 @@ checksum}`` (checksum in bits 0-31, cycles in 32-63, pred above).
 from pathlib import Path
 
 from accel.taxonn import TaxoNN, MemoryMap
-from bitforge.fsio import atomic_write_text
+from quant.fsio import atomic_write_text
 from rtl.verilog import generate_verilog, port_inventory
 
 __all__ = ["stream_capacity", "stream_verilog", "write_stream_files", "STREAM_PLUSARGS", "unpack_result"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .liberty import read_liberty, sram_libraries, PDK_HINT
+from rtl.liberty import read_liberty, sram_libraries, PDK_HINT
 
 __all__ = ["SramModel", "fit_sram_model"]
 

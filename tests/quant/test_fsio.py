@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from bitforge.fsio import atomic_write_text, atomic_write_json, ensure_dir
+from quant.fsio import atomic_write_text, atomic_write_json, ensure_dir
 
 
 def test_atomic_write_leaves_no_temporary(tmp_path):

@@ -2,7 +2,7 @@
 
 Counts come from the golden model's schedule (issues per phase, the memory
 accesses they imply); energies are characterized once per library and unit
-shape (`sim.gate_bench.characterize`: the unit synthesized to the same
+shape (`ppa.gate_bench.characterize`: the unit synthesized to the same
 library and simulated at gate level on random operands), plus the clock
 energy of every flip-flop on every cycle and the SRAM model's access
 energies. No simulation of the design itself: a sweep point costs a few
@@ -14,7 +14,7 @@ gate-level figure on the same workload.
 
 from models.lstm import schedule as lstm_schedule
 from models.taxonn import schedule as taxonn_schedule
-from sim.gate_bench import characterize
+from .gate_bench import characterize
 from .sram import fit_sram_model
 
 __all__ = ["taxonn_energy", "lstm_energy", "MODEL_METHOD"]

@@ -1,6 +1,8 @@
-"""Atomic file output: write to a temporary file beside the target, then rename.
+"""File output every layer shares: atomic writes and the build directory.
 
-A killed run never leaves a half-written artifact under its final name.
+Atomic: write to a temporary file beside the target, then rename, so a killed
+run never leaves a half-written artifact under its final name. It lives in the
+lowest layer because every layer above writes files.
 """
 
 import json
@@ -8,7 +10,12 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir", "default_build_root"]
+
+
+def default_build_root():
+    """Where builds and caches go: ``$BITFORGE_BUILD_DIR`` or ``./.bitforge-build``."""
+    return Path(os.environ.get("BITFORGE_BUILD_DIR", Path.cwd() / ".bitforge-build"))
 
 
 def ensure_dir(path):

@@ -3,8 +3,8 @@
 `estimate` runs the whole flow for an Amaranth design: synthesis (`rtl.synth`),
 the netlist simulated on the workload with Icarus (the workload's testbench
 still checks every result against the golden model, so the netlist is
-verified too), toggles to energy (`sim.power`), memories from the SRAM model
-(`rtl.sram`). The result is a plain dict that `bitforge.report` writes out.
+verified too), toggles to energy (`ppa.power`), memories from the SRAM model
+(`ppa.sram`). The result is a plain dict that `bitforge.report` writes out.
 """
 
 import time
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.power import analyze_vcd, METHOD
+from .power import analyze_vcd, METHOD
 from .sram import fit_sram_model
-from .synth import synthesize
+from rtl.synth import synthesize
 
 __all__ = ["estimate", "block_label", "Workload"]
 

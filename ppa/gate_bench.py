@@ -11,13 +11,12 @@ import fcntl
 import hashlib
 import json
 import subprocess
-from pathlib import Path
 
 from amaranth.hdl import Module, Signal, Cat, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from bitforge.fsio import atomic_write_json
+from quant.fsio import atomic_write_json
 
 __all__ = ["characterize", "Bench"]
 
@@ -42,7 +41,6 @@ class Bench(wiring.Component):
         pos_in = 0
         outs = []
         for name, member in self._ports:
-            w = _width(member)
             value = getattr(unit, name)
             elems = _elements(value)
             if member.flow == In:
@@ -101,7 +99,7 @@ def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
     """``{"unit_pj", "flop_clock_pj", "flop_data_pj", "cycles"}``: per cycle with random operands, the
     unit's energy, and per flip-flop per cycle the clock-only and data-toggling energy of the registers."""
     from rtl.synth import synthesize
-    from sim.runner import default_build_root
+    from quant.fsio import default_build_root
     say = progress or (lambda message: None)
     bench = Bench(unit_factory)
     synth = synthesize(bench, liberty, progress=say)
@@ -116,7 +114,7 @@ def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
 def _characterize(name, bench, synth, work, cycles, say):
     import shutil
     from rtl.synth import ToolNotFound
-    from sim.power import analyze_vcd
+    from .power import analyze_vcd
     result_path = work / "result.json"
     if result_path.is_file():
         return json.loads(result_path.read_text())
