@@ -18,17 +18,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rtl.liberty import NOMINAL_SLEW_NS
+
 
 __all__ = ["net_energies", "analyze_vcd", "Activity", "METHOD"]
 
-METHOD = ("gate-level, zero-delay: toggles of every net of the synthesized netlist simulated on the workload "
-          "(Icarus or Verilator VCD) x Liberty internal energy per pin toggle + 1/2 C V^2 of the pin "
-          "capacitance (no wire load, no glitches: a lower bound), plus cell leakage; memories as SRAM macros "
-          "charged per enabled port cycle")
+METHOD = (f"gate-level, zero-delay: toggles of every net of the synthesized netlist simulated on the workload "
+          "(Icarus or Verilator VCD) x (Liberty internal energy per pin toggle, output pins at the net's load, "
+          f"tables read at a {NOMINAL_SLEW_NS} ns input slew, related pins and when-conditions averaged + 1/2 C V^2 of the "
+          "fan-out pin capacitance and the library's default wire-load capacitance; no glitches: a lower "
+          "bound), plus cell leakage; memories as SRAM macros charged per enabled port cycle")
 
 
 def net_energies(synth):
-    """``{module: {net_bit: pJ per toggle}}`` for every module of the netlist."""
+    """``{module: {net_bit: pJ per toggle}}`` for every module of the netlist.
+
+    A net's energy per toggle: its load C (the fan-out pins' capacitances plus the wire capacitance of
+    the library's default wire-load model for that fan-out) switched, C V^2 / 2; the internal energy
+    of each driving pin read from its table at that load (`rtl.liberty.Pin.energy_at`); and the
+    internal energy of each input pin on the net."""
     v2 = synth.library.voltage ** 2
     out = {}
     for _, module in synth.instances():
@@ -37,9 +45,10 @@ def net_energies(synth):
         sinks, drivers = synth.net_loads(module)
         energies = {}
         for net in set(sinks) | set(drivers):
-            load = sum(p.capacitance for p in sinks.get(net, ()))
-            e = sum(p.energy for p in sinks.get(net, ())) + 0.5 * load * v2
-            e += sum(p.energy + p.energy_per_pf * load for p in drivers.get(net, ()))
+            pins = sinks.get(net, ())
+            load = sum(p.capacitance for p in pins) + synth.library.wire_capacitance(len(pins))
+            e = sum(p.energy for p in pins) + 0.5 * load * v2
+            e += sum(p.energy_at(load) for p in drivers.get(net, ()))
             energies[net] = max(0.0, e)
         out[module] = energies
     return out

@@ -89,7 +89,8 @@ def _unquote(tok):
 
 
 def _parse(text, path):
-    """Nested groups: each ``{"type", "args", "attrs": {name: value}, "complex": {name: [args]}, "groups": []}``."""
+    """Nested groups: each ``{"type", "args", "attrs": {name: value}, "complex": {name: [args]}, "groups": []}``
+    (``complex`` keeps a statement's first occurrence; ``repeated`` has them all, e.g. ``fanout_length``)."""
     tokens = _TOKEN.findall(text)
     root = {"type": "", "args": [], "attrs": {}, "complex": {}, "groups": []}
     stack, i, n = [root], 0, len(tokens)
@@ -121,6 +122,7 @@ def _parse(text, path):
                     i = j + 1
                 else:
                     stack[-1]["complex"].setdefault(tok, args)
+                    stack[-1].setdefault("repeated", {}).setdefault(tok, []).append(args)
                     i = j
             else:
                 i += 1
@@ -165,8 +167,16 @@ class Pin:
     direction: str
     capacitance: float = 0.0          # pF
     function: str = None
-    energy: float = 0.0               # pJ per toggle of this pin at no load (input pins: when it toggles)
-    energy_per_pf: float = 0.0        # pJ per toggle per pF of load (output pins)
+    energy: float = 0.0               # pJ per toggle of this pin (output pins: at no load)
+    energy_loads: list = None         # output pins: load points (pF) of the internal-energy curve
+    energy_values: list = None        # output pins: pJ per toggle at those loads (at `NOMINAL_SLEW_NS`)
+
+    def energy_at(self, load_pf):
+        """Internal energy (pJ) per toggle of this pin driving ``load_pf``: the library's table read at
+        `NOMINAL_SLEW_NS`, interpolated linearly in load and extrapolated from the end segments."""
+        if not self.energy_loads:
+            return self.energy
+        return _interpolate(self.energy_loads, self.energy_values, load_pf)
 
 
 @dataclass
@@ -194,6 +204,23 @@ class Library:
     path: str
     voltage: float
     cells: dict
+    wire_load: dict = None            # {"name", "capacitance" (pF per length unit), "slope", "fanout_length"}
+
+    def wire_capacitance(self, fanout):
+        """Wire capacitance (pF) of a net with ``fanout`` sink pins by the default wire-load model (0 without
+        one): its length from the ``fanout_length`` table, interpolated, and past its end ``slope`` per pin."""
+        wl = self.wire_load
+        if not wl or fanout <= 0:
+            return 0.0
+        points = sorted(wl["fanout_length"])
+        fans, lengths = [f for f, _ in points], [length for _, length in points]
+        if fanout >= fans[-1]:
+            length = lengths[-1] + wl["slope"] * (fanout - fans[-1])
+        elif fanout <= fans[0]:
+            length = lengths[0] * fanout / fans[0]
+        else:
+            length = _interpolate(fans, lengths, fanout)
+        return wl["capacitance"] * length
 
     def cell(self, name):
         try:
@@ -202,7 +229,7 @@ class Library:
             raise LibertyError(f"cell {name!r} is not in library {self.name}") from None
 
     def to_json(self):
-        return {"name": self.name, "path": self.path, "voltage": self.voltage,
+        return {"name": self.name, "path": self.path, "voltage": self.voltage, "wire_load": self.wire_load,
                 "cells": {n: {**{k: v for k, v in vars(c).items() if k != "pins"},
                               "pins": {p.name: vars(p) for p in c.pins.values()}}
                           for n, c in self.cells.items()}}
@@ -213,40 +240,45 @@ class Library:
         for n, c in data["cells"].items():
             pins = {p: Pin(**v) for p, v in c["pins"].items()}
             cells[n] = Cell(**{**{k: v for k, v in c.items() if k != "pins"}, "pins": pins})
-        return cls(data["name"], data["path"], data["voltage"], cells)
+        return cls(data["name"], data["path"], data["voltage"], cells, wire_load=data.get("wire_load"))
+
+
+def _interpolate(index, values, x):
+    """Piecewise-linear ``values`` over ``index`` at ``x``, extrapolated from the end segments (as OpenSTA does)."""
+    if len(index) < 2:
+        return values[0]
+    k = 0
+    while k < len(index) - 2 and x > index[k + 1]:
+        k += 1
+    t = (x - index[k]) / (index[k + 1] - index[k])
+    return values[k] + (values[k + 1] - values[k]) * t
+
+
+def _table_axes(group, templates):
+    """``(values, [(index, variable)])`` of a table group, its indices from the group or its template."""
+    values = _numbers(group["complex"].get("values", ["0"]))
+    template = templates.get(group["args"][0] if group["args"] else "", {})
+    axes = []
+    for k in (1, 2):
+        index = _numbers(group["complex"].get(f"index_{k}", template.get(f"index_{k}", [])))
+        if index:
+            axes.append((index, template.get(f"variable_{k}", "input_transition_time")))
+    return values, axes
 
 
 def _table_value(group, templates, load_pf, slew_ns):
-    """A power table's value at the given input slew and output load (bilinear, clamped)."""
-    values = _numbers(group["complex"].get("values", ["0"]))
-    if len(values) == 1:
+    """A table's value at the given input slew and output load: bilinear within the table, linear
+    extrapolation outside it (the Liberty convention OpenSTA follows)."""
+    values, axes = _table_axes(group, templates)
+    if len(values) == 1 or not axes:
         return values[0]
-    template = templates.get(group["args"][0] if group["args"] else "", {})
-    idx1 = _numbers(group["complex"].get("index_1", template.get("index_1", [])))
-    idx2 = _numbers(group["complex"].get("index_2", template.get("index_2", [])))
-    var1 = template.get("variable_1", "input_transition_time")
-    axes = [(idx1, var1)] + ([(idx2, template.get("variable_2", ""))] if idx2 else [])
-
-    def position(index, var):
-        x = load_pf if "capacitance" in var else slew_ns
-        if len(index) < 2 or x <= index[0]:
-            return 0, 0.0
-        for k in range(len(index) - 1):
-            if x <= index[k + 1]:
-                return k, (x - index[k]) / (index[k + 1] - index[k])
-        return len(index) - 2, 1.0
-
+    x = [load_pf if "capacitance" in var else slew_ns for _, var in axes]
     if len(axes) == 1:
-        k, t = position(*axes[0])
-        if len(values) < 2:
-            return values[0]
-        return values[k] * (1 - t) + values[k + 1] * t
-    (k1, t1), (k2, t2) = position(*axes[0]), position(*axes[1])
+        return _interpolate(axes[0][0], values, x[0])
+    idx1, idx2 = axes[0][0], axes[1][0]
     cols = len(idx2)
-    v = lambda a, b: values[a * cols + b]
-    top = v(k1, k2) * (1 - t2) + v(k1, k2 + 1) * t2
-    bottom = v(k1 + 1, k2) * (1 - t2) + v(k1 + 1, k2 + 1) * t2
-    return top * (1 - t1) + bottom * t1
+    rows = [_interpolate(idx2, values[r * cols:(r + 1) * cols], x[1]) for r in range(len(idx1))]
+    return _interpolate(idx1, rows, x[0])
 
 
 #: Input slew at which internal-energy tables are read (ns).
@@ -254,7 +286,11 @@ NOMINAL_SLEW_NS = 0.05
 
 
 def _internal_energy(groups, templates, load_pf):
-    """Mean over internal_power groups (related pins, conditions) of (rise + fall) / 2, pJ."""
+    """Internal energy per toggle (pJ in library units) at ``load_pf`` and `NOMINAL_SLEW_NS`.
+
+    Each ``internal_power`` group (one related pin, one ``when`` condition) gives (rise + fall) / 2, a
+    toggle being a rise or a fall in turn; the groups are averaged with equal weight, since a zero-delay
+    toggle count does not say which input or state caused the toggle."""
     energies = []
     for ip in groups:
         parts = [g for g in ip["groups"] if g["type"] in ("rise_power", "fall_power", "power")]
@@ -263,6 +299,28 @@ def _internal_energy(groups, templates, load_pf):
         vals = [_table_value(g, templates, load_pf, NOMINAL_SLEW_NS) for g in parts]
         energies.append(sum(vals) / len(vals))
     return sum(energies) / len(energies) if energies else 0.0
+
+
+def _load_points(groups, templates):
+    """The union of the load indices of ``groups``' power tables (pF, library units)."""
+    points = set()
+    for ip in groups:
+        for g in ip["groups"]:
+            if g["type"] in ("rise_power", "fall_power", "power"):
+                _, axes = _table_axes(g, templates)
+                points.update(v for index, var in axes if "capacitance" in var for v in index)
+    return sorted(points)
+
+
+def _wire_load(lib, cap_scale):
+    """The library's default wire-load model in pF, or None."""
+    name = lib["attrs"].get("default_wire_load")
+    for g in lib["groups"]:
+        if g["type"] == "wire_load" and g["args"] and g["args"][0] == name:
+            fanout = [[float(a) for a in args[:2]] for args in g.get("repeated", {}).get("fanout_length", [])]
+            return {"name": name, "capacitance": float(g["attrs"].get("capacitance", 0)) * cap_scale,
+                    "slope": float(g["attrs"].get("slope", 0)), "fanout_length": fanout}
+    return None
 
 
 def _build(lib, path):
@@ -326,9 +384,10 @@ def _build(lib, path):
                       capacitance=float(pa.get("capacitance", 0) or 0) * cap_scale,
                       function=pa.get("function"))
             if pin.direction == "output":
-                e0 = _internal_energy(ips, templates, 0.0) * energy_scale
-                e1 = _internal_energy(ips, templates, 0.01) * energy_scale
-                pin.energy, pin.energy_per_pf = e0, max(0.0, (e1 - e0) / 0.01)
+                loads = _load_points(ips, templates) or [0.0]
+                pin.energy_loads = [x * cap_scale for x in loads]
+                pin.energy_values = [_internal_energy(ips, templates, x) * energy_scale for x in loads]
+                pin.energy = pin.energy_at(0.0)
             else:
                 pin.energy = _internal_energy(ips, templates, 0.0) * energy_scale
             if cell.memory is not None and ips:
@@ -336,7 +395,7 @@ def _build(lib, path):
             cell.pins[pname] = pin
         cells[name] = cell
     return Library(name=lib["args"][0] if lib["args"] else Path(path).stem, path=str(path),
-                   voltage=voltage, cells=cells)
+                   voltage=voltage, cells=cells, wire_load=_wire_load(lib, cap_scale))
 
 
 def _memory_energies(memory, ips, scale):
@@ -355,7 +414,7 @@ def _memory_energies(memory, ips, scale):
             memory["write_pj"] = max(memory.get("write_pj", 0.0), energy)
 
 
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 
 
 def _cache_dir():

@@ -51,15 +51,44 @@ def test_reads_cells_units_and_energies(tiny):
     nand = lib.cell("nand2")
     assert nand.area == 4.0 and nand.leakage == 2.0
     assert nand.pins["A"].capacitance == 0.002 and nand.pins["Y"].function == "!(A&B)"
-    # (rise + fall) / 2 at no load, and the slope per pF of load
-    assert nand.pins["Y"].energy == pytest.approx(0.008)
-    assert nand.pins["Y"].energy_per_pf == pytest.approx(0.1)
+    # (rise + fall) / 2 at the 0.05 ns slew (both slew rows are equal here), at the net's load:
+    # at 0 pF (0.010 + 0.006) / 2; at 0.1 pF (0.030 + 0.006) / 2; halfway between; past the table's end
+    # extrapolated from its last segment: rise 0.050 at 0.2 pF
+    y = nand.pins["Y"]
+    assert y.energy == pytest.approx(0.008)
+    assert y.energy_at(0.1) == pytest.approx(0.018)
+    assert y.energy_at(0.05) == pytest.approx(0.013)
+    assert y.energy_at(0.2) == pytest.approx((0.050 + 0.006) / 2)
     dff = lib.cell("dff")
     assert dff.leakage == 2.0  # mean of the conditional values
     assert dff.ff == {"kind": "ff", "state": ["IQ", "IQN"], "clocked_on": "CLK", "next_state": "D",
                       "clear": "RESET_B'"}
     assert dff.pins["CLK"].energy == pytest.approx(0.015)
     assert read_liberty(tiny).cells.keys() == lib.cells.keys()  # from the cache
+
+
+_SKY130_INV_Y = {  # sky130_fd_sc_hd__inv_1, pin Y, related pin A: rows 2 and 3 of each table (slew
+    # 0.0230505800 and 0.0531329300 ns), column 3 (load 0.0035653330 pF), copied from the library text
+    "rise": (0.0128048000, 0.0125411000), "fall": (-0.0068641000, -0.0071223000)}
+
+
+def test_internal_energy_is_the_table_read_by_hand():
+    """sky130 inv_1's output energy at one of its table's loads: interpolated by hand between the two slew rows
+    around the nominal 0.05 ns, (rise + fall) / 2."""
+    from rtl.liberty import default_liberty, NOMINAL_SLEW_NS
+    try:
+        lib = read_liberty(default_liberty("sky130"))
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    t = (NOMINAL_SLEW_NS - 0.0230505800) / (0.0531329300 - 0.0230505800)
+    rise = _SKY130_INV_Y["rise"][0] + t * (_SKY130_INV_Y["rise"][1] - _SKY130_INV_Y["rise"][0])
+    fall = _SKY130_INV_Y["fall"][0] + t * (_SKY130_INV_Y["fall"][1] - _SKY130_INV_Y["fall"][0])
+    y = lib.cell("sky130_fd_sc_hd__inv_1").pins["Y"]
+    assert y.energy_at(0.0035653330) == pytest.approx((rise + fall) / 2, rel=1e-9)
+    # the default wire load "Small": 1.42e-5 pF per unit length, 32.1136 units for a fan-out of two
+    assert lib.wire_capacitance(2) == pytest.approx(1.42e-5 * 32.1136)
+    # past the fan-out table: its last length plus the slope per extra pin
+    assert lib.wire_capacitance(8) == pytest.approx(1.42e-5 * (84.2649 + 2 * 8.3631))
 
 
 def test_prepared_copy_marks_dont_use(tiny, tmp_path):
