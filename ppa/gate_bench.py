@@ -103,7 +103,8 @@ def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
     say = progress or (lambda message: None)
     bench = Bench(unit_factory)
     synth = synthesize(bench, liberty, progress=say)
-    key = hashlib.sha256(json.dumps([str(synth.work_dir), cycles, _TB]).encode()).hexdigest()[:16]
+    from .power import METHOD_VERSION
+    key = hashlib.sha256(json.dumps([str(synth.work_dir), cycles, _TB, METHOD_VERSION]).encode()).hexdigest()[:16]
     work = default_build_root() / "bench" / f"{name}-{key}"
     work.parent.mkdir(parents=True, exist_ok=True)
     with open(work.parent / f"{name}-{key}.lock", "w") as lock:

@@ -21,7 +21,10 @@ import numpy as np
 from rtl.liberty import NOMINAL_SLEW_NS
 
 
-__all__ = ["net_energies", "analyze_vcd", "Activity", "METHOD"]
+__all__ = ["net_energies", "analyze_vcd", "Activity", "METHOD", "METHOD_VERSION"]
+
+#: bumped whenever a change here changes any figure (keys the characterization cache)
+METHOD_VERSION = 2
 
 METHOD = (f"gate-level, zero-delay: toggles of every net of the synthesized netlist simulated on the workload "
           "(Icarus or Verilator VCD) x (Liberty internal energy per pin toggle, output pins at the net's load, "
