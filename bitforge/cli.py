@@ -253,15 +253,20 @@ def _cmd_report_taxonn(args):
 
 
 def _cmd_report_lstm(args):
-    from bitforge.report import lstm_report
+    from bitforge.report import lstm_report, trained_lstm_modes
     _check_report_args(args)
     if args.cfg_input_size is None and not args.config and not args.weights:
         args.cfg_input_size, args.cfg_hidden = 8, args.cfg_hidden or 64
     cfg, weights = _lstm_config(args)
     if args.sequences < 1:
         raise CLIError(f"--sequences must be a positive integer, not {args.sequences}")
-    report = lstm_report(cfg, weights, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim,
-                         sequences=args.sequences, compare=not args.no_compare,
+    if weights is None and cfg.input_size != 8:
+        raise CLIError(f"without --weights the report trains on seq-digits (8 inputs): --input-size must be 8, "
+                       f"not {cfg.input_size}")
+    nets, sources = trained_lstm_modes(cfg, args.weights, Path(args.out) / "training", compare=not args.no_compare,
+                                       progress=lambda m: _progress(args, m))
+    report = lstm_report(cfg, nets, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim,
+                         sequences=args.sequences, compare=not args.no_compare, sources=sources,
                          progress=lambda m: _progress(args, m))
     return _emit(args, report, _report_text(report) + f"\nwrote {Path(args.out) / 'report.html'}")
 
@@ -415,7 +420,10 @@ def build_parser():
     rep_tx.set_defaults(func=_cmd_report_taxonn)
     rep_lstm = rep_sub.add_parser("lstm", parents=[common], help="BT-LSTM binary/ternary vs fixed12")
     add_config_options(rep_lstm, LSTMConfig)
-    rep_lstm.add_argument("--weights", metavar="NPZ", help="a trained lstm.npz (sets I, H and the mode)")
+    rep_lstm.add_argument("--weights", metavar="NPZ",
+                          help="a trained lstm.npz (sets I, H and the mode); the other modes are trained by the "
+                               "same run (its metrics.json beside it) into OUT/training; default: all modes "
+                               "trained on seq-digits")
     rep_lstm.add_argument("--sequences", type=int, default=2, metavar="N", help="input sequences (default 2)")
     _report_options(rep_lstm)
     rep_lstm.set_defaults(func=_cmd_report_lstm)

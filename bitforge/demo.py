@@ -234,11 +234,12 @@ def _taxonn_report_job(cfg_json, liberty, out, clock_mhz, sim, steps, quiet):
                          sweep=False, progress=None if quiet else _say)
 
 
-def _lstm_mode_job(cfg_json, mode, weights_path, liberty, out, clock_mhz, sim, sequences, quiet):
+def _lstm_mode_job(cfg_json, mode, weights_path, source, liberty, out, clock_mhz, sim, sequences, quiet):
     from models.lstm import LSTMConfig, LSTMWeights
     from .report import lstm_mode_figures
     return lstm_mode_figures(LSTMConfig.from_json(cfg_json), mode, LSTMWeights.load(weights_path), liberty, out,
-                             clock_mhz=clock_mhz, sim=sim, sequences=sequences, progress=None if quiet else _say)
+                             clock_mhz=clock_mhz, sim=sim, sequences=sequences, source=source,
+                             progress=None if quiet else _say)
 
 
 def _reports_stage(s, out, lstm_dir, progress, quiet=False):
@@ -249,7 +250,7 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     from rtl.liberty import default_liberty, read_liberty
     from rtl.synth import find_yosys, ToolNotFound
     from sim.runner import simulator_status
-    from .report import lstm_report, LSTM_MODES
+    from .report import lstm_report, trained_lstm_modes, LSTM_MODES
     r = s["report"]
     try:
         find_yosys()
@@ -265,20 +266,29 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     small = _train_lstm(s, small_dir, s["lstm"]["weights"], r["lstm_hidden"], progress)
     weights = LSTMWeights.load(small_dir / "lstm.npz")
     lcfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
+    # like for like: the same training run in the other modes, each design runs its own trained network
+    nets, sources = trained_lstm_modes(lcfg, small_dir / "lstm.npz", lstm_dir / f"report-h{r['lstm_hidden']}-modes",
+                                       progress=progress)
+    paths = {}
+    for mode, net in nets.items():
+        paths[mode] = out / "lstm" / "weights" / f"{mode}.npz"
+        paths[mode].parent.mkdir(parents=True, exist_ok=True)
+        net.save(paths[mode])
     progress(f"reports: TaxoNN vs its 16-bit baseline, BT-LSTM H={lcfg.hidden} {', '.join(LSTM_MODES)} "
              f"(synthesis and gate-level power, two at a time)")
-    lstm_args = (str(small_dir / "lstm.npz"), str(liberty), str(out / "lstm"), r["clock_mhz"], gate_sim,
-                 r["lstm_sequences"], quiet)
+    lstm_args = (str(liberty), str(out / "lstm"), r["clock_mhz"], gate_sim, r["lstm_sequences"], quiet)
     order = ["fixed12"] + [m for m in LSTM_MODES if m != "fixed12"]  # the longest first, beside the others
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        modes = {order[0]: pool.submit(_lstm_mode_job, lcfg.to_json(), order[0], *lstm_args)}
+        modes = {order[0]: pool.submit(_lstm_mode_job, lcfg.to_json(), order[0], str(paths[order[0]]),
+                                       sources[order[0]], *lstm_args)}
         tax = pool.submit(_taxonn_report_job, _taxonn_cfg(s).to_json(), str(liberty), str(out / "taxonn"),
                           r["clock_mhz"], gate_sim, r["taxonn_steps"], quiet)
         for mode in order[1:]:
-            modes[mode] = pool.submit(_lstm_mode_job, lcfg.to_json(), mode, *lstm_args)
+            modes[mode] = pool.submit(_lstm_mode_job, lcfg.to_json(), mode, str(paths[mode]), sources[mode],
+                                      *lstm_args)
         t = tax.result()
         figures = {m: f.result() for m, f in modes.items()}
-    l = lstm_report(lcfg, weights, liberty, out / "lstm", clock_mhz=r["clock_mhz"], sim=gate_sim,
+    l = lstm_report(lcfg, nets, liberty, out / "lstm", sources=sources, clock_mhz=r["clock_mhz"], sim=gate_sim,
                     figures=figures, progress=progress)
     vs = l["comparison"]["vs_fixed12"]
     return {

@@ -18,7 +18,7 @@ import numpy as np
 
 from quant.fsio import atomic_write_json, atomic_write_text, atomic_write_bytes, ensure_dir
 
-__all__ = ["taxonn_report", "lstm_report", "lstm_mode_figures", "LSTM_MODES", "PAPER"]
+__all__ = ["taxonn_report", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
 
 PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
          "lstm": {"memory": 12.0, "speedup": 10.0}}
@@ -201,18 +201,17 @@ LSTM_MODES = ("binary", "ternary", "fixed12")
 
 
 def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus",
-                      sequences=_LSTM_SEQUENCES, seed=0, progress=None):
-    """Figures of one BT-LSTM mode (``weights`` when they are of that mode, else random ones)."""
+                      sequences=_LSTM_SEQUENCES, seed=0, source="trained weights", progress=None):
+    """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode."""
     from accel.lstm import LSTM
-    from models.lstm import random_weights, schedule
+    from models.lstm import schedule
     from ppa.energy_model import lstm_energy
+    if weights is None or weights.mode != mode:
+        raise ValueError(f"the {mode} design needs a network trained in that mode, not "
+                         f"{'none' if weights is None else weights.mode + ' weights'}")
     c = dataclasses.replace(cfg, mode=mode)
-    if weights is not None and weights.mode == mode:
-        w, source = weights, "trained weights"
-    else:
-        w, source = random_weights(c, np.random.default_rng(seed)), "random weights (models.lstm.random_weights)"
     _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
-    wl = _lstm_workload(c, w, sequences, seed)
+    wl = _lstm_workload(c, weights, sequences, seed)
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
                           lstm_energy)
     sched = schedule(c)
@@ -223,29 +222,79 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, 
     return fig
 
 
+def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=None):
+    """``({mode: LSTMWeights}, {mode: description})``: the network at ``weights_path`` (``cfg.mode``) and,
+    with ``compare``, the same training run in every other of `LSTM_MODES`, trained into ``work_dir``.
+
+    The run's settings come from the ``metrics.json`` that `models.lstm_train.train_lstm` writes beside
+    its ``lstm.npz``; without ``weights_path``, one run on seq-digits with the task's defaults and
+    ``cfg.hidden`` is trained in every mode."""
+    import json
+    from models.lstm import LSTMWeights
+    from models.lstm_train import LSTMTrainConfig, TASK_DEFAULTS, train_modes
+    modes = [cfg.mode] + ([m for m in LSTM_MODES if m != cfg.mode] if compare else [])
+    given = {}
+    if weights_path is not None:
+        run_dir = Path(weights_path).parent
+        metrics_path = run_dir / "metrics.json"
+        if not metrics_path.is_file():
+            if compare:
+                raise ValueError(f"{weights_path}: no metrics.json beside it naming its training run, so the other "
+                                 f"modes cannot be trained like it; train with `bitforge train lstm` or pass "
+                                 f"--no-compare")
+            w = LSTMWeights.load(weights_path)
+            return {w.mode: w}, {w.mode: f"trained weights ({weights_path})"}
+        run = LSTMTrainConfig.from_json(json.loads(metrics_path.read_text())["config"])
+        given[cfg.mode] = run_dir
+    else:
+        defaults = {k: v for k, v in TASK_DEFAULTS["seq-digits"].items() if k != "hidden"}
+        run = LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=cfg.hidden, **defaults)
+    runs = train_modes(run, modes, work_dir, given=given, progress=False, say=progress)
+    nets, sources = {}, {}
+    for mode, (path, metrics) in runs.items():
+        nets[mode] = LSTMWeights.load(path)
+        hw = metrics.get("hardware", {})
+        figure = next((k for k in ("test_accuracy", "test_bpc") if k in hw), None)
+        shown = "" if figure is None else (f", test {figure[5:]} {100 * hw[figure]:.2f}%" if figure == "test_accuracy"
+                                           else f", test BPC {hw[figure]:.3f}") + " through the hardware arithmetic"
+        sources[mode] = (f"trained: {run.task}, H={run.hidden}, {run.epochs} epochs, seed {run.seed}, "
+                         f"{metrics['weights']} training exported as {mode}{shown}")
+    return nets, sources
+
+
 def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", sequences=_LSTM_SEQUENCES,
-                seed=0, compare=True, figures=None, progress=None):
+                seed=0, compare=True, figures=None, sources=None, progress=None):
     """Write the BT-LSTM report (``cfg.mode`` first, the other `LSTM_MODES` beside it) into ``out_dir``.
 
-    ``figures`` maps modes to `lstm_mode_figures` results computed elsewhere (in parallel); the
-    modes missing from it are computed here.
+    ``weights`` maps each mode to the network trained in that mode (`models.lstm_train.train_modes`
+    trains one run in every mode); ``sources`` describes each. ``figures`` maps modes to
+    `lstm_mode_figures` results computed elsewhere (in parallel); the modes missing from it are computed
+    here.
     """
     from accel.lstm import LSTM
     out = ensure_dir(out_dir)
     wanted = [cfg.mode] + ([m for m in LSTM_MODES if m != cfg.mode] if compare else [])
     figures = dict(figures or {})
+    missing = [m for m in wanted if m not in figures and m not in (weights or {})]
+    if missing:
+        raise ValueError(f"no network trained in mode {', '.join(missing)}: the comparison runs each design with "
+                         f"its own trained network (models.lstm_train.train_modes)")
     for mode in wanted:
         if mode not in figures:
-            figures[mode] = lstm_mode_figures(cfg, mode, weights, liberty, out, clock_mhz=clock_mhz, sim=sim,
-                                              sequences=sequences, seed=seed, progress=progress)
+            figures[mode] = lstm_mode_figures(cfg, mode, weights[mode], liberty, out, clock_mhz=clock_mhz, sim=sim,
+                                              sequences=sequences, seed=seed,
+                                              source=(sources or {}).get(mode, "trained weights"), progress=progress)
     figures = {m: figures[m] for m in wanted}
     report = {**figures[cfg.mode], "comparison": None, "sweep": None}
     report["inventory"] = _inventory(LSTM(cfg))
     if compare:
         ref = figures["fixed12"]
         report["comparison"] = {
-            "baseline": "fixed12: the same generator with 12-bit weights and real multipliers in the trees; same "
-                        "I, H, L, K, library, clock and input sequences",
+            "baseline": "fixed12: the same generator with 12-bit weights and real multipliers in the trees",
+            "equal": "task, I, H, L, K, training run (epochs, batch, learning rate, seed), library, clock and input "
+                     "sequences; each design runs the network trained in its own mode",
+            "not_equal": "the weights (each mode's own training), the weight memory width, the dot-product "
+                         "datapath (add/subtract/skip vs multipliers)",
             "designs": {m: {**_summary(f), "weight_memory_bits": f["weight_memory_bits"],
                             "throughput_per_mm2": f["throughput_per_mm2"], "weights": f["weights"]}
                         for m, f in figures.items()},

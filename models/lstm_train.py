@@ -26,11 +26,13 @@ evaluation of a character model runs each split as ``eval_streams``
 contiguous streams with carried state, and counts every predicted character.
 """
 
+import dataclasses
 from dataclasses import dataclass
 import io
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,7 +44,11 @@ from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, fold
 from .lstm import LSTMConfig, LSTMGolden
 from .lstm_tasks import TASKS, load_task
 
-__all__ = ["LSTMTrainConfig", "train_lstm", "evaluate_float", "evaluate_hardware", "TASK_DEFAULTS"]
+__all__ = ["LSTMTrainConfig", "train_lstm", "train_modes", "evaluate_float", "evaluate_hardware", "TASK_DEFAULTS",
+           "EXPORT_MODE"]
+
+#: the hardware mode each training mode exports to (full precision becomes 12-bit fixed point)
+EXPORT_MODE = {"fp": "fixed12", "binary": "binary", "ternary": "ternary"}
 
 #: per-task defaults of `train lstm` (the original's settings where it had one)
 TASK_DEFAULTS = {
@@ -307,3 +313,34 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
           f"{cfg.task}, {cfg.weights}, H={cfg.hidden}")
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def train_modes(cfg, modes, work_dir, *, given=None, data_dir=None, progress=True, say=None):
+    """The run ``cfg`` trained once per hardware mode in ``modes`` (``binary``, ``ternary``, ``fixed12``),
+    everything else equal (task, size, epochs, batch, learning rate, seed): ``{mode: (weights path,
+    metrics)}``. ``given`` maps modes to an existing run directory of the same run (it is used as is);
+    the others train into ``work_dir/<mode>`` and resume there if interrupted."""
+    training = {v: k for k, v in EXPORT_MODE.items()}
+    out = {}
+    for mode in modes:
+        if mode not in training:
+            raise ValueError(f"`mode` must be one of {', '.join(training)}, not {mode!r}")
+        run_dir = Path(given[mode]) if given and mode in given else None
+        if run_dir is None:
+            run_dir = Path(work_dir) / mode
+            metrics_path = run_dir / "metrics.json"
+            run = dataclasses.replace(cfg, weights=training[mode])
+            if metrics_path.is_file() and json.loads(metrics_path.read_text()).get("config") == run.to_json():
+                pass  # trained before, same run
+            else:
+                if say:
+                    say(f"training the {training[mode]} network of the same run ({cfg.task}, H={cfg.hidden}, "
+                        f"{cfg.epochs} epochs, seed {cfg.seed}) for the {mode} design")
+                train_lstm(run, run_dir, data_dir=data_dir, progress=progress)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        other = {k: v for k, v in metrics.get("config", {}).items() if k != "weights"}
+        if other != {k: v for k, v in cfg.to_json().items() if k != "weights"}:
+            raise ValueError(f"{run_dir} is not the same run in another mode: its training settings "
+                             f"{other} differ from {cfg.to_json()}")
+        out[mode] = (run_dir / "lstm.npz", metrics)
+    return out

@@ -100,9 +100,19 @@ def test_taxonn_report(flow_tools, tmp_path):
 
 
 def test_lstm_report(flow_tools, tmp_path):
-    from bitforge.report import lstm_report
+    from bitforge.report import lstm_report, LSTM_MODES
+    from models.lstm import LSTMWeights
+    from models.lstm_train import LSTMTrainConfig, train_modes
     cfg = LSTMConfig(input_size=8, hidden=8, lanes=2, inputs_per_cycle=4, mode="ternary")
-    report = lstm_report(cfg, None, flow_tools, tmp_path / "r", sequences=1)
+    # like for like: one training run (seq-digits, H=8, one epoch) in each mode
+    run = LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=8, epochs=1, lr=0.02)
+    runs = train_modes(run, LSTM_MODES, tmp_path / "train", progress=False)
+    nets = {mode: LSTMWeights.load(path) for mode, (path, _) in runs.items()}
+    assert {mode: net.mode for mode, net in nets.items()} == {m: m for m in LSTM_MODES}
+    with pytest.raises(ValueError, match="no network trained in mode binary, fixed12"):
+        lstm_report(cfg, {"ternary": nets["ternary"]}, flow_tools, tmp_path / "r", sequences=1)
+    report = lstm_report(cfg, nets, flow_tools, tmp_path / "r", sequences=1)
+    assert "own trained network" in report["comparison"]["equal"]
     _check_consistent(report)
     assert report["workload"]["steps"] == 8
     vs = report["comparison"]["vs_fixed12"]

@@ -136,3 +136,16 @@ def test_real_tasks_train(tmp_path, task, batches):
     assert train_lstm(cfg, tmp_path, data_dir=DATA, progress=False, stop_after=batches) is None
     ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert ck["state"]["batch"] == batches and ck["state"]["loss_count"] == batches
+
+
+def test_train_modes_refuses_a_different_run(tmp_path):
+    """A run given for one mode must be the same training run as the others, but for the weights."""
+    import dataclasses
+    from models.lstm_train import train_modes
+    run = LSTMTrainConfig(task="seq-digits", weights="binary", hidden=4, epochs=1, lr=0.02)
+    other = dataclasses.replace(run, seed=1)
+    train_lstm(other, tmp_path / "other", progress=False)
+    with pytest.raises(ValueError, match="is not the same run in another mode"):
+        train_modes(run, ["binary"], tmp_path / "w", given={"binary": tmp_path / "other"}, progress=False)
+    runs = train_modes(run, ["binary"], tmp_path / "w", progress=False)
+    assert runs["binary"][1]["config"] == run.to_json()
