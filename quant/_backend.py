@@ -59,6 +59,14 @@ def where(cond, a, b):
     return np.where(cond, a, b)
 
 
+def broadcast(a, b):
+    """``a`` and ``b`` broadcast to their common shape (views where possible)."""
+    if is_torch(a):
+        import torch
+        return torch.broadcast_tensors(a, b)
+    return np.broadcast_arrays(a, b)
+
+
 def floor(x):
     if is_torch(x):
         import torch

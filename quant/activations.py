@@ -87,6 +87,13 @@ class PWLActivation:
             raise ValueError(f"`x_range` must be a power of two, not {self.x_range!r}")
         if not _is_power_of_two(self.segments) or self.segments < 2:
             raise ValueError(f"`segments` must be a power of two of at least 2, not {self.segments!r}")
+        # the interpolation d * t + 2**(s-1) must be exact in int64 (and in the hardware's product)
+        _, d = self.table()
+        need = (int(np.abs(d).max(initial=0)) * ((1 << self.seg_shift) - 1) + (1 << self.seg_shift)).bit_length() + 1
+        if need > 63:
+            raise ValueError(f"a PWL {self.fn} from {self.in_fmt} to {self.out_fmt} with {self.segments} segments "
+                             f"interpolates with a {need}-bit product, more than int64's 63 bits: use more "
+                             f"segments or narrower formats")
 
     # -- derived hardware parameters ---------------------------------------
     @property

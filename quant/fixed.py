@@ -4,6 +4,14 @@ Every function takes and returns int64 codes as NumPy arrays or torch
 tensors (the backend of the first argument), with one implementation for
 both. Results are exact integers: compare them with ``==``.
 
+Results are exact for every format combination accepted, although an exact
+intermediate (an aligned sum, a product moved up many bits) can need up to
+about 100 bits: a value that will saturate is clamped before it is shifted
+up (a clamped value saturates to the same end), ``"wrap"`` keeps only the
+bits that reach the result, and a sum whose operands' binary points are far
+apart is carried as two int64 parts. Products need ``a.total + b.total <= 63``;
+`mul` refuses wider ones.
+
 Out-of-range values
 -------------------
 ``overflow="saturate"`` clamps to ``[fmt.min_code, fmt.max_code]``; +inf and
@@ -16,8 +24,9 @@ Out-of-range values
 import numpy as np
 
 from . import _backend as B
-from .formats import FixedFormat, OVERFLOW_MODES
-from .rounding import check_rounding, shift_round, stochastic_addend, RAND_BITS
+from .formats import FixedFormat, MAX_TOTAL_BITS, OVERFLOW_MODES
+from .rounding import (check_rounding, shift_round, shift_round_split, stochastic_addend,
+                       RAND_BITS)
 
 __all__ = ["check_overflow", "check_codes", "quantize", "dequantize", "overflow",
            "requantize", "mul", "add", "accumulate", "mul_format", "add_format"]
@@ -124,12 +133,36 @@ def requantize(v, frac, fmt, rounding="nearest", overflow_mode="saturate", rand=
 
     Shifts by ``frac - fmt.frac`` with the named rounding, then applies the
     overflow policy: the step after every multiply or add in the hardware.
+    Exact for every int64 ``v`` and every ``frac``.
     """
     _check_format(fmt)
+    check_rounding(rounding)
+    check_overflow(overflow_mode)
     if isinstance(frac, bool) or not isinstance(frac, int):
         raise TypeError(f"`frac` must be an integer, not {frac!r}")
     v = B.as_int64(v, name="v")
-    return overflow(shift_round(v, frac - fmt.frac, rounding, rand), fmt, overflow_mode)
+    shift = frac - fmt.frac
+    if shift > 0:
+        return overflow(shift_round(v, shift, rounding, rand), fmt, overflow_mode)
+    # Moving up by more than total + 1 bits changes neither a saturated nor a wrapped result.
+    up = _move_up(v, min(-shift, fmt.total + 1), fmt, overflow_mode)
+    return overflow(up, fmt, overflow_mode)
+
+
+def _move_up(v, n, fmt, overflow_mode):
+    """``v * 2**n`` for ``0 <= n <= 49``, or an int64 stand-in for it that ``fmt`` cannot tell apart.
+
+    For every ``x`` with ``|x| <= 2**max(fmt.total, n)``, ``overflow(result + x)``
+    equals ``overflow(v * 2**n + x)``, and ``|result| <= 2**50``. To saturate, a
+    ``v`` past ``+-2**(max(total - n, 0) + 1)`` is clamped there first: moved
+    up it lies beyond the format whatever ``x`` is, and so does the exact
+    value, on the same side. To wrap, only the low ``total - n`` bits of ``v``
+    can reach the low ``total`` bits of the result.
+    """
+    keep = max(fmt.total - n, 0)
+    if overflow_mode == "saturate":
+        return v.clip(-(1 << (keep + 1)), 1 << (keep + 1)) << n
+    return (v & ((1 << keep) - 1)) << n
 
 
 def _check_product_width(a_fmt, b_fmt):
@@ -139,20 +172,31 @@ def _check_product_width(a_fmt, b_fmt):
             f"product of {a_fmt} and {b_fmt} needs {total} bits; at most 63 are supported")
 
 
+def _exact_format(total, frac, signed, what):
+    if total > MAX_TOTAL_BITS:
+        raise ValueError(
+            f"{what} needs a {total}-bit format; formats hold at most {MAX_TOTAL_BITS} bits")
+    return FixedFormat(total=total, frac=frac, signed=signed)
+
+
 def mul_format(a_fmt, b_fmt):
     """The exact (full-width) format of a product of ``a_fmt`` and ``b_fmt``."""
+    _check_format(a_fmt, "a_fmt")
+    _check_format(b_fmt, "b_fmt")
     _check_product_width(a_fmt, b_fmt)
-    return FixedFormat(total=a_fmt.total + b_fmt.total, frac=a_fmt.frac + b_fmt.frac,
-                       signed=a_fmt.signed or b_fmt.signed)
+    return _exact_format(a_fmt.total + b_fmt.total, a_fmt.frac + b_fmt.frac,
+                         a_fmt.signed or b_fmt.signed, f"the product of {a_fmt} and {b_fmt}")
 
 
 def add_format(a_fmt, b_fmt):
     """The exact format of a sum of ``a_fmt`` and ``b_fmt`` (one carry bit)."""
+    _check_format(a_fmt, "a_fmt")
+    _check_format(b_fmt, "b_fmt")
     frac = max(a_fmt.frac, b_fmt.frac)
     signed = a_fmt.signed or b_fmt.signed
     int_bits = max(a_fmt.int_bits + (signed and not a_fmt.signed),
                    b_fmt.int_bits + (signed and not b_fmt.signed)) + 1
-    return FixedFormat(total=int_bits + frac, frac=frac, signed=signed)
+    return _exact_format(int_bits + frac, frac, signed, f"the sum of {a_fmt} and {b_fmt}")
 
 
 def _check_broadcast(a, b):
@@ -178,15 +222,34 @@ def mul(a, a_fmt, b, b_fmt, out_fmt, rounding="nearest", overflow_mode="saturate
 
 
 def add(a, a_fmt, b, b_fmt, out_fmt, rounding="nearest", overflow_mode="saturate", rand=None):
-    """Fixed-point sum: align binary points exactly, add, `requantize` into ``out_fmt``."""
+    """Fixed-point sum: align binary points exactly, add, `requantize` into ``out_fmt``.
+
+    ``a`` and ``b`` broadcast against each other as NumPy arrays do.
+    """
     for fmt, name in ((a_fmt, "a_fmt"), (b_fmt, "b_fmt"), (out_fmt, "out_fmt")):
         _check_format(fmt, name)
+    check_rounding(rounding)
+    check_overflow(overflow_mode)
     a = check_codes(a, a_fmt, name="a")
     b = check_codes(b, b_fmt, name="b")
     _check_broadcast(a, b)
-    frac = max(a_fmt.frac, b_fmt.frac)
-    total = (a << (frac - a_fmt.frac)) + (b << (frac - b_fmt.frac))
-    return requantize(total, frac, out_fmt, rounding, overflow_mode, rand)
+    a, b = B.broadcast(a, b)
+    if a_fmt.frac > b_fmt.frac:
+        a, a_fmt, b, b_fmt = b, b_fmt, a, a_fmt
+    # The exact sum in LSBs of b is a * 2**gap + b, up to 97 bits. Carry it as
+    # hi * 2**gap + lo with 0 <= lo < 2**gap: hi is the sum on a's grid, lo what
+    # b has below that grid, and both fit in int64.
+    gap = b_fmt.frac - a_fmt.frac
+    hi, lo = a + (b >> gap), b & ((1 << gap) - 1)
+    shift = b_fmt.frac - out_fmt.frac
+    if shift > gap:  # out is coarser than a: all of lo and some of hi drop out
+        return overflow(shift_round_split(hi, lo, gap, shift, rounding, rand), out_fmt,
+                        overflow_mode)
+    # hi lands whole on out's grid, moved up by gap - shift; lo, rounded onto that grid,
+    # adds 0 .. 2**(gap - shift) below it.
+    below = shift_round(lo, shift, rounding, rand)
+    return overflow(_move_up(hi, gap - shift, out_fmt, overflow_mode) + below, out_fmt,
+                    overflow_mode)
 
 
 def accumulate(codes, fmt, acc_fmt, overflow_mode="saturate", axis=-1):
@@ -204,7 +267,9 @@ def accumulate(codes, fmt, acc_fmt, overflow_mode="saturate", axis=-1):
     if acc_fmt.frac < fmt.frac:
         raise ValueError(
             f"`acc_fmt` must keep every fractional bit of {fmt}: frac {acc_fmt.frac} < {fmt.frac}")
-    codes = check_codes(codes, fmt) << (acc_fmt.frac - fmt.frac)
+    # Stand-ins for the aligned terms: adding one to an accumulator value gives the
+    # exact result once the overflow policy is applied.
+    codes = _move_up(check_codes(codes, fmt), acc_fmt.frac - fmt.frac, acc_fmt, overflow_mode)
     ndim = len(B.shape_of(codes))
     if ndim == 0:
         raise ValueError("`codes` must have at least one dimension to accumulate over")

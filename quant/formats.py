@@ -8,8 +8,9 @@ import re
 
 __all__ = ["FixedFormat", "MAX_TOTAL_BITS", "OVERFLOW_MODES"]
 
-#: Widest format supported. Products of two formats must fit in 63 bits
-#: (int64 with a sign), which `fixed.mul` checks.
+#: Widest format supported; `quant.fixed` is exact for every format up to it.
+#: Products of two formats must fit in 63 bits (int64 with a sign), which
+#: `fixed.mul` checks.
 MAX_TOTAL_BITS = 48
 
 #: Overflow policies: clamp to the representable range, or keep the low

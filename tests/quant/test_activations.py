@@ -69,3 +69,34 @@ def test_bad_parameters():
         PWLActivation("sigmoid", f, f, x_range=6)
     with pytest.raises(ValueError, match=r"must be codes of 8.4, not 300"):
         sigmoid(f, f)(np.array([300]))
+
+
+def test_interpolation_too_wide_for_int64_is_refused():
+    """48.40 in, u48.47 out, 2 segments: d (~2**46) times t (up to 2**43) needs 90 bits: refused, not wrapped."""
+    with pytest.raises(ValueError, match="90-bit product, more than int64's 63 bits"):
+        sigmoid(FixedFormat(48, 40), FixedFormat(48, 47, signed=False), segments=2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_accepted_wide_formats_interpolate_exactly(seed):
+    """Every accepted configuration evaluates like unbounded Python integers on the same table."""
+    rng = np.random.default_rng(seed)
+    total = int(rng.integers(8, 41))
+    in_fmt = FixedFormat(total, int(rng.integers(2, total - 1)))
+    out_fmt = FixedFormat(int(rng.integers(8, 33)), int(rng.integers(4, 8)))
+    try:
+        act = tanh(in_fmt, out_fmt, segments=int(2 ** rng.integers(1, 8)))
+    except ValueError as e:
+        assert "more than int64's 63 bits" in str(e)
+        return
+    codes = np.unique(np.concatenate([rng.integers(in_fmt.min_code, in_fmt.max_code + 1, 500),
+                                      [in_fmt.min_code, in_fmt.max_code, 0, -1, act.lo, act.hi]]))
+    y0, d = act.table()
+    s = act.seg_shift
+    expected = []
+    for c in codes.tolist():
+        off = min(max(c, act.lo), act.hi) - act.lo
+        k, t = off >> s, off & ((1 << s) - 1)
+        y = int(y0[k]) + ((int(d[k]) * t + (1 << (s - 1))) >> s if s else 0)
+        expected.append(min(max(y, out_fmt.min_code), out_fmt.max_code))
+    assert act(codes).tolist() == expected

@@ -1,11 +1,15 @@
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
 from quant import (FixedFormat, quantize, dequantize, requantize, mul, add, accumulate,
-                   overflow, mul_format, add_format, RAND_BITS, ROUNDING_MODES, OVERFLOW_MODES)
-from tests.quant.strategies import formats, codes_of
+                   overflow, mul_format, add_format, RAND_BITS, ROUNDING_MODES, OVERFLOW_MODES,
+                   MAX_TOTAL_BITS)
+from tests.quant import reference as ref
+from tests.quant.strategies import formats, codes_of, any_format, edge_values
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -214,3 +218,180 @@ def test_exact_result_formats_hold_every_result():
         assert mul(a, a_fmt, b, b_fmt, pf).tolist() == (a * b).tolist()
         exact_sum = dequantize(a, a_fmt) + dequantize(b, b_fmt)
         assert (add(a, a_fmt, b, b_fmt, sf) * sf.resolution).tolist() == exact_sum.tolist()
+
+
+# -- Exactness against unbounded Python integers, for every accepted format -------------
+
+EXACT = settings(max_examples=200, deadline=None, derandomize=True)
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
+def _scaled(code, shift):
+    """``code * 2**shift`` rounded toward -inf: the input that lands on ``code``."""
+    return code << shift if shift >= 0 else code >> -shift
+
+
+def _ends(fmt, shift):
+    """Inputs around ``fmt``'s saturation points and ties there, ``shift`` bits above ``fmt``."""
+    points = [_scaled(c, shift) for c in (fmt.min_code, fmt.max_code, fmt.max_code + 1)]
+    if shift >= 1:
+        points += [p + (1 << (shift - 1)) for p in points]
+    return points + [-p for p in points]
+
+
+def _draws(shape, data):
+    seed = data.draw(st.integers(0, 2**32 - 1), label="rand seed")
+    return np.random.default_rng(seed).integers(0, 1 << RAND_BITS, size=shape)
+
+
+def _check_exact(fn, args, rounding, rand, expected, inputs):
+    """``fn(*args)`` on NumPy and on torch equals ``expected`` (row-major), element for element."""
+    for backend in (np.asarray, torch.as_tensor):
+        call = [backend(x) if isinstance(x, np.ndarray) else x for x in args]
+        got = fn(*call, rand=backend(rand) if rounding == "stochastic" else None)
+        assert got.dtype in (np.int64, torch.int64)
+        assert tuple(got.shape) == np.shape(rand)
+        got = got.reshape(-1).tolist()
+        if got != expected:
+            i = next(i for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+            raise AssertionError(f"{backend.__module__}: first divergence at flat index {i}, "
+                                 f"input {inputs[i]}: expected {expected[i]} ({expected[i]:#b}), "
+                                 f"got {got[i]} ({got[i]:#b})")
+
+
+@EXACT
+@given(out=any_format(), frac=st.integers(-70, 120), rounding=st.sampled_from(ROUNDING_MODES),
+       ovf=st.sampled_from(OVERFLOW_MODES), data=st.data())
+def test_requantize_is_exact_for_every_format(out, frac, rounding, ovf, data):
+    shift = frac - out.frac
+    v = data.draw(edge_values(INT64_MIN, INT64_MAX, 48, ties=(shift,), near=_ends(out, shift)))
+    rand = _draws(v.shape, data)
+    expected = [ref.requantize(x, frac, out, rounding, ovf, r)
+                for x, r in zip(v.tolist(), rand.tolist())]
+    _check_exact(requantize, (v, frac, out, rounding, ovf), rounding, rand, expected, v.tolist())
+
+
+@EXACT
+@given(a_fmt=any_format(), out=any_format(), rounding=st.sampled_from(ROUNDING_MODES),
+       ovf=st.sampled_from(OVERFLOW_MODES), data=st.data())
+def test_mul_is_exact_for_every_accepted_format(a_fmt, out, rounding, ovf, data):
+    b_fmt = data.draw(any_format(min(MAX_TOTAL_BITS, 63 - a_fmt.total)), label="b_fmt")
+    shift = a_fmt.frac + b_fmt.frac - out.frac
+    # every a against every b: ties and ends of a meet b = +-1, small powers of two and the ends
+    a = data.draw(edge_values(a_fmt.min_code, a_fmt.max_code, 20, ties=(shift, shift - 1),
+                              near=_ends(out, shift)))
+    b = data.draw(edge_values(b_fmt.min_code, b_fmt.max_code, 12, near=(2, -2)))
+    a, b = a[:, None], b[None, :]
+    rand = _draws(np.broadcast_shapes(a.shape, b.shape), data)
+    pairs = [(x, y) for x in a.ravel().tolist() for y in b.ravel().tolist()]
+    expected = [ref.mul(x, a_fmt, y, b_fmt, out, rounding, ovf, r)
+                for (x, y), r in zip(pairs, rand.ravel().tolist())]
+    _check_exact(mul, (a, a_fmt, b, b_fmt, out, rounding, ovf), rounding, rand, expected, pairs)
+
+
+@EXACT
+@given(a_fmt=any_format(), b_fmt=any_format(), out=any_format(),
+       rounding=st.sampled_from(ROUNDING_MODES), ovf=st.sampled_from(OVERFLOW_MODES),
+       data=st.data())
+def test_add_is_exact_for_every_format(a_fmt, b_fmt, out, rounding, ovf, data):
+    operands = []
+    for fmt, size in ((a_fmt, 16), (b_fmt, 14)):
+        # ties and saturation points of the sum as seen from this operand's grid (the
+        # other operand is 0 in some pairs)
+        shift = fmt.frac - out.frac
+        operands.append(data.draw(edge_values(fmt.min_code, fmt.max_code, size, ties=(shift,),
+                                              near=_ends(out, shift))))
+    a, b = operands[0][:, None], operands[1][None, :]
+    rand = _draws(np.broadcast_shapes(a.shape, b.shape), data)
+    pairs = [(x, y) for x in a.ravel().tolist() for y in b.ravel().tolist()]
+    expected = [ref.add(x, a_fmt, y, b_fmt, out, rounding, ovf, r)
+                for (x, y), r in zip(pairs, rand.ravel().tolist())]
+    _check_exact(add, (a, a_fmt, b, b_fmt, out, rounding, ovf), rounding, rand, expected, pairs)
+
+
+@EXACT
+@given(acc_fmt=any_format(), ovf=st.sampled_from(OVERFLOW_MODES), axis=st.sampled_from((0, -1)),
+       data=st.data())
+def test_accumulate_is_exact_for_every_format(acc_fmt, ovf, axis, data):
+    total = data.draw(st.integers(1, MAX_TOTAL_BITS), label="total")
+    fmt = FixedFormat(total=total, frac=data.draw(st.integers(0, min(total, acc_fmt.frac))),
+                      signed=data.draw(st.booleans()))
+    shift = fmt.frac - acc_fmt.frac
+    codes = data.draw(edge_values(fmt.min_code, fmt.max_code, 24, near=_ends(acc_fmt, shift)))
+    codes = np.random.default_rng(len(codes)).permutation(codes)[:24].reshape(4, 6)
+    rows = codes.T if axis == 0 else codes
+    expected = [ref.accumulate(row, fmt, acc_fmt, ovf) for row in rows.tolist()]
+    for got in (accumulate(codes, fmt, acc_fmt, ovf, axis=axis),
+                accumulate(torch.as_tensor(codes), fmt, acc_fmt, ovf, axis=axis)):
+        assert got.dtype in (np.int64, torch.int64) and tuple(got.shape) == (len(rows),)
+        assert got.tolist() == expected, f"rows {rows.tolist()}"
+
+
+@EXACT
+@given(fmt=any_format(), rounding=st.sampled_from(ROUNDING_MODES),
+       ovf=st.sampled_from(OVERFLOW_MODES), data=st.data())
+def test_quantize_and_dequantize_are_exact_for_every_format(fmt, rounding, ovf, data):
+    codes = data.draw(edge_values(fmt.min_code, fmt.max_code, 24))
+    values = dequantize(codes, fmt)
+    assert [Fraction(x) * 2**fmt.frac for x in values.tolist()] == codes.tolist()
+    lsb = fmt.resolution
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="x seed"))
+    x = np.concatenate([
+        values, values + lsb / 2, values - lsb / 2,              # exact ties
+        values + lsb * rng.uniform(-1, 1, size=codes.shape),     # between codes
+        [np.inf, -np.inf, 0.0, -0.0, lsb * 2.0**62, -lsb * 2.0**62, lsb * (2.0**62 - 1024)],
+        np.sign(rng.normal(size=8)) * 2.0 ** rng.uniform(-60, 70, size=8)])
+    rand = _draws(x.shape, data)
+    expected = [ref.quantize(v, fmt, rounding, ovf, r) for v, r in zip(x.tolist(), rand.tolist())]
+    refused = np.array([e is None for e in expected])
+    if refused.any():
+        with pytest.raises(ValueError, match=f"too large to wrap into {fmt}"):
+            quantize(x, fmt, rounding, ovf, rand=rand if rounding == "stochastic" else None)
+    x, rand = x[~refused], rand[~refused]
+    expected = [e for e in expected if e is not None]
+    _check_exact(quantize, (x, fmt, rounding, ovf), rounding, rand, expected, x.tolist())
+
+
+# The three cases of issue 21: an int64 intermediate used to wrap and saturate to the wrong end.
+
+def test_requantize_far_up_saturates_to_the_right_end():
+    out = FixedFormat(total=34, frac=34)
+    for v in (np.array([48479692280654]), torch.tensor([48479692280654])):
+        assert requantize(v, 16, out, "nearest", "saturate").tolist() == [2**33 - 1]
+        assert requantize(-v, 16, out, "nearest", "saturate").tolist() == [-2**33]
+
+
+def test_mul_into_a_finer_format_saturates_to_the_right_end():
+    a_fmt, b_fmt, out = FixedFormat.parse("31.11"), FixedFormat.parse("5.1"), FixedFormat.parse("44.44")
+    for lib in (np.array, torch.tensor):
+        assert mul(lib([-717542737]), a_fmt, lib([-3]), b_fmt, out).tolist() == [2**43 - 1]
+
+
+def test_add_with_far_apart_binary_points_saturates_to_the_right_end():
+    a_fmt, b_fmt, out = FixedFormat.parse("43.28"), FixedFormat.parse("40.1"), FixedFormat.parse("11.4")
+    for lib in (np.array, torch.tensor):
+        a, b = lib([-2023961132429]), lib([234908354353])
+        assert add(a, a_fmt, b, b_fmt, out).tolist() == [1023]
+        assert add(b, b_fmt, a, a_fmt, out).tolist() == [1023]
+
+
+def test_wide_add_keeps_every_bit_it_needs():
+    # 48.0 + 48.48: the exact sum needs 96 bits and rounds on bit 47 of b (one half)
+    a_fmt, b_fmt, out = FixedFormat.parse("48.0"), FixedFormat.parse("48.48"), FixedFormat.parse("48.0")
+    half = 2**47
+    a = np.array([half - 1, -half, 5, 5, 5])
+    b = np.array([half - 1, -half, half - 1, -half, -half + 1])
+    assert add(a, a_fmt, b, b_fmt, out).tolist() == [half - 1, -half, 5, 5, 5]
+    assert add(a, a_fmt, b, b_fmt, out, "floor").tolist() == [half - 1, -half, 5, 4, 4]
+    assert add(a, a_fmt, b, b_fmt, FixedFormat.parse("u48.0"), overflow_mode="wrap").tolist() == \
+        [half - 1, half, 5, 5, 5]
+
+
+def test_exact_formats_beyond_the_widest_are_refused():
+    with pytest.raises(ValueError, match="the product of 30.10 and u20.0 needs a 50-bit format; "
+                                         "formats hold at most 48 bits"):
+        mul_format(FixedFormat.parse("30.10"), FixedFormat.parse("u20.0"))
+    with pytest.raises(ValueError, match="the sum of 48.0 and 8.8 needs a 57-bit format"):
+        add_format(FixedFormat.parse("48.0"), FixedFormat.parse("8.8"))
+    with pytest.raises(TypeError, match="`a_fmt` must be a FixedFormat, not '8.4'"):
+        add_format("8.4", FixedFormat.parse("8.4"))

@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
-from quant import shift_round, check_rounding, RAND_BITS
+from quant import shift_round, check_rounding, RAND_BITS, ROUNDING_MODES
+from tests.quant import reference
+from tests.quant.strategies import edge_values
 
 
 def test_nearest_ties_toward_plus_infinity():
@@ -70,3 +73,30 @@ def test_stochastic_needs_draws():
         shift_round(np.array([1]), 1, "stochastic")
     with pytest.raises(ValueError, match="`rand` must have the shape of the values"):
         shift_round(np.array([1, 2]), 1, "stochastic", np.array([1]))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(shift=st.integers(-70, 130), mode=st.sampled_from(ROUNDING_MODES), data=st.data())
+def test_exact_for_every_int64_and_shift(shift, mode, data):
+    v = data.draw(edge_values(-2**63, 2**63 - 1, 48, ties=(shift,)))
+    if shift < 0:  # keep the left shifts that fit in int64; the others are refused (below)
+        v = v[(v >= -(2**63 >> -shift)) & (v <= (2**63 - 1) >> -shift)]
+    rand = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(
+        0, 1 << RAND_BITS, size=v.shape)
+    expected = [reference.shift_round(x, shift, mode, r) for x, r in zip(v.tolist(), rand.tolist())]
+    for lib in (np.asarray, torch.as_tensor):
+        got = shift_round(lib(v), shift, mode, lib(rand))
+        assert got.dtype in (np.int64, torch.int64)
+        assert got.tolist() == expected
+
+
+def test_left_shift_past_int64_is_refused():
+    assert shift_round(np.array([-2**62, 2**62 - 1]), -1, "floor").tolist() == [-2**63, 2**63 - 2]
+    assert shift_round(np.array([-1, 0]), -63, "floor").tolist() == [-2**63, 0]
+    assert shift_round(np.array([0]), -500, "floor").tolist() == [0]
+    with pytest.raises(ValueError, match=r"`v` must be in \[-4611686018427387904, 4611686018427387903\] "
+                                         r"to shift left by 1 bits in int64, not 4611686018427387904 "
+                                         r"\(at index \(1,\)\)"):
+        shift_round(torch.tensor([0, 2**62]), -1, "nearest")
+    with pytest.raises(ValueError, match=r"in \[0, 0\] to shift left by 64 bits"):
+        shift_round(np.array([-1]), -64, "nearest")
