@@ -13,12 +13,13 @@ Zero-delay simulation has no glitches, so the dynamic figures are a lower
 bound; every report says so.
 """
 
-from collections import defaultdict
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rtl.liberty import NOMINAL_SLEW_NS
+from .activity import BitActivity, SignalActivity, SwitchingActivity, read_header, settled_steps
 
 
 __all__ = ["net_energies", "analyze_vcd", "Activity", "METHOD", "METHOD_VERSION"]
@@ -69,27 +70,55 @@ class Activity:
     writes: np.ndarray                  # (cycles, memories) bool: a write enable set
     toggles: int = 0
     runs: list = field(default_factory=list)   # [(first, end)) cycle ranges with busy high
+    switching: SwitchingActivity = None        # per-net T0/T1/TX/TZ/TC of the netlist's nets (for SAIF)
+    accounting: dict = field(default_factory=dict)  # every net of the netlist: how it was counted
+    top_scope: tuple = ()                      # the VCD scope of the netlist's top module
 
     @property
     def cycles(self):
         return len(self.busy)
 
 
+ACCOUNTING = {
+    "charged": "nets of the netlist in the VCD, toggles x energy per toggle",
+    "no_cell_pins": "nets of the netlist that no standard-cell pin touches (memory and module ports only): no energy",
+    "port_names": "VCD names of module ports: aliases of nets counted once under their net name",
+    "outside": "VCD signals outside the netlist's module instances (testbench, cell and memory model internals)",
+}
+
+
+def _netlist_nets(synth):
+    """``{instance path: set of net bits}`` of every module instance (ports and cell connections)."""
+    out = {}
+    for path, module in synth.instances():
+        m = synth.modules[module]
+        nets = set()
+        for port in m["ports"].values():
+            nets.update(b for b in port["bits"] if isinstance(b, int))
+        for cell in m["cells"].values():
+            for bits in cell["connections"].values():
+                nets.update(b for b in bits if isinstance(b, int))
+        out[path] = nets
+    return out
+
+
 def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
-    """Stream ``vcd_path`` (a simulation of ``synth``'s netlist) into an `Activity`."""
+    """Stream ``vcd_path`` (a simulation of ``synth``'s netlist) into an `Activity`.
+
+    Toggles follow `ppa.activity` (a change of a net's settled value between time steps from 0 to 1
+    or 1 to 0; rewrites, events inside one time step and changes through x or z are not toggles).
+    A time step with a rising ``clock`` starts a new cycle; its toggles belong to that cycle. Every
+    net of the netlist is accounted for (`ACCOUNTING`); a net missing from the VCD, or a signal of a
+    netlist instance that is neither a net nor a port, raises ValueError."""
     say = progress or (lambda message: None)
     energies = net_energies(synth)
     inst = dict(synth.instances())
     blocks = sorted({synth.block_of(p) for p in inst})
     block_index = {b: k for k, b in enumerate(blocks)}
     memories = synth.memories()
-
-    # id code -> [(block column, energy)], and the ids of the nets we sample as levels
-    cost = defaultdict(float)
-    cost_block = {}
-    level_ids = {}                      # id -> name of a sampled level ("clk", "busy", "phase", ("n", path, bit))
     top = top_scope or synth.top
-    watched = {}                        # (path, bit) -> list of (memory column, kind)
+
+    watched = {}                        # (path, bit) -> [(memory column, "r" | "w")]
     const_reads, const_writes = np.zeros(len(memories), bool), np.zeros(len(memories), bool)
     for k, mem in enumerate(memories):
         for kind, bits in (("r", mem["rd_en"]), ("w", mem["wr_en"])):
@@ -98,102 +127,116 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
                     (const_reads if kind == "r" else const_writes)[k] = True
                 elif isinstance(b, int):
                     watched.setdefault((mem["path"], b), []).append((k, kind))
-    scope = []
-    base = None
+
     with open(vcd_path, "r", errors="replace") as f:
-        for line in f:
-            parts = line.split()
-            if not parts:
-                continue
-            head = parts[0]
-            if head == "$scope":
-                scope.append(parts[2])
-                if base is None and parts[2] == top:
-                    base = len(scope)
-            elif head == "$upscope":
-                scope.pop()
-            elif head == "$var":
-                ident, name = parts[3], parts[4]
-                if base is None or len(scope) < base:
-                    continue
-                path = tuple(scope[base:])
-                module = inst.get(path)
-                if module is None:
-                    continue
-                if path == () and name in (clock, "busy", "phase"):
-                    level_ids[ident] = name
-                    continue
-                if name[0] == "n" and name[1:].isdigit():
-                    bit = int(name[1:])
-                    e = energies[module].get(bit)
-                    if e:
-                        cost[ident] += e
-                        cost_block[ident] = block_index[synth.block_of(path)]
-                    if (path, bit) in watched:
-                        level_ids.setdefault(ident, ("n", path, bit))
-            elif head == "$enddefinitions":
-                break
+        header = read_header(f)
+        base = None
+        for decls in header.signals.values():
+            for var in decls:
+                if top in var.scope:
+                    index = var.scope.index(top) + 1
+                    base = index if base is None else min(base, index)
         if base is None:
             raise ValueError(f"{vcd_path}: no scope named {top!r}")
+        cost, cost_block, levels, watch_of = {}, {}, {}, {}
+        seen = {path: set() for path in inst}
+        vars_of = {}                    # ident -> the VcdVar of the net (for SAIF)
+        names = {"port_names": 0, "outside": 0}
+        unmapped = []
+        for ident, decls in header.signals.items():
+            for var in decls:
+                path = var.scope[base:] if len(var.scope) >= base and var.scope[base - 1] == top else None
+                module = inst.get(path) if path is not None else None
+                if module is None:
+                    names["outside"] += 1
+                    continue
+                name = var.name
+                if path == () and name in (clock, "busy", "phase"):
+                    levels[ident] = name
+                    vars_of.setdefault(ident, var)
+                    continue
+                if name[0] == "n" and name[1:].isdigit() and var.width == 1:
+                    bit = int(name[1:])
+                    seen[path].add(bit)
+                    vars_of.setdefault(ident, var)
+                    e = energies[module].get(bit)
+                    if e:
+                        cost[ident] = cost.get(ident, 0.0) + e
+                        cost_block[ident] = block_index[synth.block_of(path)]
+                    if (path, bit) in watched:
+                        watch_of[ident] = watched[(path, bit)]
+                elif name in synth.modules[module]["ports"] or _port_name(name, synth.modules[module]["ports"]):
+                    names["port_names"] += 1
+                else:
+                    unmapped.append(var.path)
+        nets = _netlist_nets(synth)
+        missing = [(p, b) for p, bits in nets.items() for b in sorted(bits - seen[p])]
+        if unmapped:
+            raise ValueError(f"{vcd_path}: {len(unmapped)} signals of the netlist's instances are neither nets nor "
+                             f"ports (first: {unmapped[0]}): the activity cannot account for them")
+        if missing:
+            path, bit = missing[0]
+            raise ValueError(f"{vcd_path}: {len(missing)} nets of the netlist are not in the VCD (first: n{bit} of "
+                             f"{'.'.join((top,) + path)}): dump every netlist instance's own nets")
+        charged = sum(1 for p, bits in nets.items() for b in bits if energies[inst[p]].get(b))
+        accounting = {"charged": charged, "no_cell_pins": sum(map(len, nets.values())) - charged, **names}
+
         say(f"reading toggles from {vcd_path}")
-        watch_of = {ident: watched[(key[1], key[2])] for ident, key in level_ids.items() if isinstance(key, tuple)}
-        level = {ident: 0 for ident in level_ids}
+        clk_id = next((i for i, n in levels.items() if n == clock), None)
+        if clk_id is None:
+            raise ValueError(f"{vcd_path}: no clock {clock!r} in scope {top}")
+        busy_id = next((i for i, n in levels.items() if n == "busy"), None)
+        phase_id = next((i for i, n in levels.items() if n == "phase"), None)
+        tracked = set(vars_of)
+        value = {ident: "x" for ident in tracked}
+        since = {}
+        spent = {ident: [0, 0, 0, 0] for ident in tracked}      # time at 0, 1, x, z
+        toggled = {ident: 0 for ident in tracked}
+        level_index = {"0": 0, "1": 1, "x": 2, "z": 3}
         energy_rows, busy_rows, phase_rows, read_rows, write_rows = [], [], [], [], []
         row = np.zeros(len(blocks))
         started = False
         toggles = 0
-        clk_id = next((i for i, n in level_ids.items() if n == clock), None)
-        busy_id = next((i for i, n in level_ids.items() if n == "busy"), None)
-        phase_id = next((i for i, n in level_ids.items() if n == "phase"), None)
-        if clk_id is None:
-            raise ValueError(f"{vcd_path}: no clock {clock!r} in scope {top}")
-        pending = []
+        first_time = last_time = None
 
-        def close_cycle():
-            nonlocal row
-            energy_rows.append(row)
-            row = np.zeros(len(blocks))
-            busy_rows.append(level.get(busy_id, 0) if busy_id else 0)
-            phase_rows.append(level.get(phase_id, 0) if phase_id else 0)
-            r, w = const_reads.copy(), const_writes.copy()
-            for ident, targets in watch_of.items():
-                if level[ident]:
-                    for k, kind in targets:
-                        (r if kind == "r" else w)[k] = True
-            read_rows.append(r)
-            write_rows.append(w)
+        def number(ident):
+            v = value.get(ident, "0")
+            return int(v, 2) if v and set(v) <= {"0", "1"} else 0
 
-        def flush():
-            nonlocal started, toggles
-            if not pending:
-                return
-            rising = any(ident == clk_id and value == 1 for ident, value in pending)
-            if rising:
+        for time, changes in settled_steps(f, header):
+            if first_time is None:
+                first_time = time
+                since = dict.fromkeys(tracked, time)       # every net is x until its first value
+            last_time = time
+            if any(ident == clk_id and v == "1" for ident, v in changes):
                 if started:
-                    close_cycle()
+                    energy_rows.append(row)
+                    row = np.zeros(len(blocks))
+                    busy_rows.append(number(busy_id) if busy_id else 0)
+                    phase_rows.append(number(phase_id) if phase_id else 0)
+                    r, w = const_reads.copy(), const_writes.copy()
+                    for ident, targets in watch_of.items():
+                        if value[ident] == "1":
+                            for k, kind in targets:
+                                (r if kind == "r" else w)[k] = True
+                    read_rows.append(r)
+                    write_rows.append(w)
                 started = True
-            for ident, value in pending:
-                if ident in level:
-                    level[ident] = value
-                c = cost.get(ident)
-                if c is not None and started:
-                    row[cost_block[ident]] += c
-                    toggles += 1
-            pending.clear()
-
-        for line in f:
-            ch = line[0]
-            if ch == "#":
-                flush()
-            elif ch in "01xz":
-                ident = line[1:].strip()
-                if ident in cost or ident in level:
-                    pending.append((ident, 1 if ch == "1" else 0))
-            elif ch == "b":
-                value, ident = line[1:].split()
-                if ident in level:
-                    pending.append((ident, int(value.replace("x", "0").replace("z", "0"), 2)))
-        flush()
+            for ident, v in changes:
+                if ident not in tracked:
+                    continue
+                old = value[ident]
+                if len(old) == 1:
+                    spent[ident][level_index.get(old, 2)] += time - since[ident]
+                since[ident], value[ident] = time, v
+                if old in ("0", "1") and v in ("0", "1") and len(v) == 1:
+                    toggled[ident] += 1
+                    c = cost.get(ident)
+                    if c is not None and started:
+                        row[cost_block[ident]] += c
+                        toggles += 1
+    if first_time is None:
+        raise ValueError(f"{vcd_path}: no time steps after the header")
     busy = np.array(busy_rows, dtype=bool)
     phase = np.array(phase_rows, dtype=np.int64) if phase_id else busy.astype(np.int64)
     runs, start = [], None
@@ -205,7 +248,23 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
             start = None
     if start is not None:
         runs.append((start, len(busy)))
+    signals = []
+    for ident, var in vars_of.items():
+        if var.width != 1:
+            continue
+        t = spent[ident]
+        t[level_index.get(value[ident], 2)] += last_time - since[ident]
+        signals.append(SignalActivity(var, (BitActivity(t0=t[0], t1=t[1], tx=t[2], tz=t[3], tc=toggled[ident]),)))
+    switching = SwitchingActivity(timescale=header.timescale, start=first_time, end=last_time,
+                                  signals=tuple(signals))
+    scope = next(iter(vars_of.values())).scope[:base] if vars_of else (top,)
     return Activity(blocks=blocks, energy=np.array(energy_rows).reshape(len(busy), len(blocks)), busy=busy, phase=phase,
                     memories=memories, reads=np.array(read_rows, dtype=bool).reshape(len(busy), len(memories)),
                     writes=np.array(write_rows, dtype=bool).reshape(len(busy), len(memories)),
-                    toggles=toggles, runs=runs)
+                    toggles=toggles, runs=runs, switching=switching, accounting=accounting, top_scope=scope)
+
+
+def _port_name(name, ports):
+    """Whether ``name`` is a VCD rendering of one of ``ports`` (sanitized or bit-selected)."""
+    base = name.split("[")[0]
+    return any(base == re.sub(r"\W", "_", p.lstrip("\\")) for p in ports)
