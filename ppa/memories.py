@@ -147,3 +147,45 @@ def plan_memory(name, words, width, macros):
         if best is None or key < best[0]:
             best = (key, MemoryPlan(name=name, words=words, width=width, macro=m, rows=rows, cols=cols))
     return best[1]
+
+
+#: where a macro's timing tables are read: the input slew and output load a memory port sees (ns, pF)
+MACRO_TIMING_POINT = (0.05, 0.005)
+
+
+def macro_timing(macro):
+    """``{"clk_to_q_ns", "setup_ns"}`` of ``macro`` from its Liberty timing arcs: the slowest clock-to-output
+    delay (cell_rise/cell_fall of a ``rising_edge`` arc) and the largest setup constraint (``setup_rising``)
+    of any pin, read at `MACRO_TIMING_POINT`."""
+    from rtl.liberty import liberty_groups, table_templates, table_value
+    lib = liberty_groups(macro.library)
+    templates = table_templates(lib)
+    slew, load = MACRO_TIMING_POINT
+    clk_to_q, setup = 0.0, 0.0
+
+    def pins(group):
+        for sub in group["groups"]:
+            if sub["type"] == "pin":
+                yield sub
+            elif sub["type"] == "bus":
+                yield sub
+                yield from pins(sub)
+
+    for cell in lib["groups"]:
+        if cell["type"] != "cell" or not cell["args"] or cell["args"][0] != macro.name:
+            continue
+        for pin in pins(cell):
+            for arc in (g for g in pin["groups"] if g["type"] == "timing"):
+                kind = arc["attrs"].get("timing_type", "combinational")
+                tables = {g["type"]: g for g in arc["groups"]}
+                if kind == "rising_edge":
+                    for name in ("cell_rise", "cell_fall"):
+                        if name in tables:
+                            clk_to_q = max(clk_to_q, table_value(tables[name], templates, load, slew))
+                elif kind == "setup_rising":
+                    for name in ("rise_constraint", "fall_constraint"):
+                        if name in tables:
+                            setup = max(setup, table_value(tables[name], templates, load, slew))
+    if clk_to_q <= 0:
+        raise ValueError(f"SRAM macro {macro.name} in {macro.library} has no clock-to-output timing arc")
+    return {"clk_to_q_ns": clk_to_q, "setup_ns": setup}

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Library", "Cell", "read_liberty", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "DONT_USE",
+__all__ = ["Library", "Cell", "read_liberty", "liberty_groups", "table_templates", "table_value", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "DONT_USE",
            "LibertyError", "default_liberty", "PDK_HINT"]
 
 #: Cells a synthesized netlist must not use (names matched anywhere in the cell name).
@@ -264,6 +264,23 @@ def _table_axes(group, templates):
         if index:
             axes.append((index, template.get(f"variable_{k}", "input_transition_time")))
     return values, axes
+
+
+def liberty_groups(path):
+    """The parsed ``library`` group of ``path`` (.lib or .lib.gz): nested ``{"type", "args", "attrs",
+    "complex", "repeated", "groups"}`` dicts, for readers of what `Library` does not keep (timing arcs)."""
+    return _parse(_read_text(path), path)
+
+
+def table_templates(lib):
+    """``{template name: {variable_k, index_k}}`` of a parsed library's table templates."""
+    return {g["args"][0]: {**g["attrs"], **g["complex"]} for g in lib["groups"]
+            if g["type"] in ("power_lut_template", "lu_table_template") and g["args"]}
+
+
+def table_value(group, templates, load_pf, slew_ns):
+    """A table group's value at an output load and input slew (library units), as `_table_value`."""
+    return _table_value(group, templates, load_pf, slew_ns)
 
 
 def _table_value(group, templates, load_pf, slew_ns):

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from ppa.memories import macros_for, plan_memory, process_of
+from ppa.memories import macros_for, macro_timing, plan_memory, process_of
 from rtl.liberty import read_liberty, default_liberty
 
 
@@ -23,6 +23,12 @@ library ("{name}_lib") {{
       internal_power () {{ when : "A_MEN & A_WEN & !A_REN";
         rise_power ("scalar") {{ values ("{write}"); }} fall_power ("scalar") {{ values ("0"); }} }}
     }}
+    pin ("A_ADDR") {{ direction : input; capacitance : 0.005;
+      timing () {{ related_pin : "A_CLK"; timing_type : setup_rising;
+        rise_constraint ("scalar") {{ values ("0.30"); }} fall_constraint ("scalar") {{ values ("0.25"); }} }} }}
+    pin ("A_DOUT") {{ direction : output;
+      timing () {{ related_pin : "A_CLK"; timing_type : rising_edge;
+        cell_rise ("scalar") {{ values ("1.50"); }} cell_fall ("scalar") {{ values ("1.20"); }} }} }}
   }}
 }}
 """
@@ -102,3 +108,9 @@ def test_pdk_macros_follow_the_cells_process():
     plan = plan_memory("w", 1000, 12, macros)
     assert plan.macro is by_name["RM_IHPSG13_1P_1024x16_c2_bm_bist"] and (plan.rows, plan.cols) == (1, 1)
     assert plan.area_um2 == pytest.approx(79673.728)
+
+
+def test_macro_timing_is_its_slowest_arcs(macro_libs):
+    macros = macros_for(_Lib("sg13g2_stdcell_typ_1p20V_25C"), sram_liberty=macro_libs)
+    # clock to output: max(cell_rise 1.50, cell_fall 1.20); setup: max(rise 0.30, fall 0.25)
+    assert macro_timing(macros[0]) == {"clk_to_q_ns": 1.5, "setup_ns": 0.3}
