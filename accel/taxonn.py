@@ -1,7 +1,9 @@
 """TaxoNN accelerator (Amaranth), built from `models.taxonn.TaxoNNConfig`.
 
 Inference and online-SGD training (FW, ERR, BWU, DERIV phases of the golden
-model's schedule, cycle for cycle) on P shared multipliers.
+model's schedule, cycle for cycle) on P shared multipliers, or, with
+``multipliers="dedicated"`` (the comparison baseline), on one array of P per
+phase.
 
 Datapath: P multipliers, an adder tree and a row accumulator; per layer a
 weight memory of P-weight words (P banks side by side: word ``i*C + c`` holds
@@ -15,6 +17,17 @@ activation word and the bias; t+1 registers the P products; t+2 adds the
 adder tree into the row accumulator; t+3 (last chunk of a row) adds the bias,
 requantizes, applies the activation and writes the result into the next
 layer's buffer (and tracks the argmax of the output layer).
+
+A BWU issue at cycle t reads the weight word, the activations, the bias, the
+row's error and the e accumulator word; t+1 is BW (``e += W * d_i``, e written
+back); t+2 is WU (gradient, shifter, weight and bias written back; the LFSR
+steps). Shared multipliers issue every other cycle in layers above the first
+(BW and WU need the one array in turn). Dedicated arrays issue every cycle;
+then a layer whose input is one chunk reads e[0] in the cycle the previous
+row's BW writes it, so the e read port is transparent to its write port
+(dedicated only: shared issues never meet a write). Every other memory word
+is read once per layer, and a layer's last WU write lands in the last
+`BWU_DRAIN` cycle, before anything reads that memory again.
 
 Host interface
 --------------
@@ -158,6 +171,8 @@ class TaxoNN(wiring.Component):
         wbits, abits, ebits = cfg.w_fmt.total, cfg.a_fmt.total, cfg.e_fmt.total
         wf, af, ef, gf = cfg.w_fmt.frac, cfg.a_fmt.frac, cfg.e_fmt.frac, cfg.g_fmt.frac
         accb = cfg.accumulator_bits
+        # dedicated arrays: BW (stage 1) and WU (stage 2) of one weight read overlap, one issue per cycle
+        overlap = cfg.multipliers == "dedicated"
         m = Module()
 
         def lanes(word, bits):
@@ -178,12 +193,17 @@ class TaxoNN(wiring.Component):
         b_rd = [mem.read_port() for mem in bmem]
         a_rd = [mem.read_port() for mem in amem]
         d_rd = [mem.read_port() for mem in dmem]
-        e_rd = emem.read_port()
+        if not overlap:
+            e_rd = emem.read_port()
         w_wr = [mem.write_port() for mem in wmem]
         b_wr = [mem.write_port() for mem in bmem]
         a_wr = [mem.write_port(granularity=abits) for mem in amem]
         d_wr = [mem.write_port() for mem in dmem]
         e_wr = emem.write_port()
+        if overlap:
+            # Issuing every cycle, a single-chunk layer input reads e[0] in the cycle the previous
+            # row's BW writes it: the read must see that write.
+            e_rd = emem.read_port(transparent_for=(e_wr,))
 
         # -- host access (while idle) ---------------------------------------
         host_rd = w_rd + b_rd + a_rd
@@ -301,14 +321,19 @@ class TaxoNN(wiring.Component):
                 with m.If(drain == 0):
                     begin_layer(L - 1, "BWU")
             with m.State("BWU"):
-                # layers above the first: a BW slot then a WU slot per (row, chunk)
-                with m.If((lay == 0) | slot):
-                    m.d.comb += [bwu_issue.eq(lay == 0), self.phase.eq(3)]
-                    m.d.sync += slot.eq(0)
+                if overlap:
+                    # dedicated arrays: one (row, chunk) per cycle, BW and WU overlapped (update cycles)
+                    m.d.comb += [bwu_issue.eq(1), self.phase.eq(3)]
                     next_weight_word(BWU_DRAIN, "BWU_DRAIN")
-                with m.Else():
-                    m.d.comb += [bwu_issue.eq(1), self.phase.eq(2)]
-                    m.d.sync += slot.eq(1)
+                else:
+                    # shared multipliers, layers above the first: a BW slot then a WU slot per (row, chunk)
+                    with m.If((lay == 0) | slot):
+                        m.d.comb += [bwu_issue.eq(lay == 0), self.phase.eq(3)]
+                        m.d.sync += slot.eq(0)
+                        next_weight_word(BWU_DRAIN, "BWU_DRAIN")
+                    with m.Else():
+                        m.d.comb += [bwu_issue.eq(1), self.phase.eq(2)]
+                        m.d.sync += slot.eq(1)
             with m.State("BWU_DRAIN"):
                 m.d.comb += self.phase.eq(3)
                 m.d.sync += drain.eq(drain - 1)

@@ -36,14 +36,19 @@ Schedule (cycles; ``C_l = ceil(n_{l-1} / P)`` chunks of P weights per row)
     BWU   layer l = L..1: for each row i and chunk c, one weight read serves a
           BW cycle (l >= 2: P products ``W[i, cP..] * d[i]`` added into the e
           accumulators ``e[cP..]``) and a WU cycle (P products ``d[i] * a[cP..]``
-          through the shifter into the write-back). ``n_l * C_l * (2 if l >= 2 else 1)
-          + BWU_DRAIN`` cycles.
+          through the shifter into the write-back). Shared multipliers: BW and
+          WU take a cycle each, ``n_l * C_l * (2 if l >= 2 else 1) + BWU_DRAIN``
+          cycles. Dedicated arrays (``multipliers="dedicated"``, the baseline):
+          BW and WU of one read overlap, one (row, chunk) per cycle in every
+          layer, ``n_l * C_l + BWU_DRAIN`` cycles, counted as update cycles
+          (see `schedule`).
     DERIV after BWU of layer l >= 2: ``e`` of layer l-1 is requantized and
           multiplied by the derivative, P elements per cycle:
           ``ceil(n_{l-1} / P) * (1 for ReLU, 2 for sigmoid) + DERIV_DRAIN`` cycles.
 Inference runs FW only. The lower bound is the multiplies a sample needs divided
 by P: one per weight forward, one per weight of layers 2..L backward, one per
-weight for the update, two per hidden neuron for the sigmoid derivative.
+weight for the update, two per hidden neuron for the sigmoid derivative (with
+dedicated arrays less the backward ones, which overlap the update).
 """
 
 from dataclasses import dataclass, field
@@ -99,8 +104,9 @@ class TaxoNNConfig(ConfigMixin):
         Seed of the initial weights.
     multipliers : {"shared", "dedicated"}
         Hardware only: one set of P multipliers time-multiplexed over every
-        phase (TaxoNN), or a dedicated array per phase (the comparison baseline;
-        same schedule and arithmetic, more multipliers).
+        phase (TaxoNN), or a dedicated array per phase (the comparison baseline:
+        the same arithmetic, more multipliers, and the schedule they permit,
+        back-propagation overlapped with the update; see `schedule`).
     """
 
     layers: tuple = (64, 32, 10)
@@ -216,27 +222,62 @@ def update_draws(cfg, bank):
 
 
 def schedule(cfg, inference=False):
-    """Exact cycles per phase, multiplies per phase, the lower bound and utilizations."""
+    """Exact cycles per phase, multiplies per phase, the lower bound and utilizations.
+
+    Returns a dict: ``cycles`` (per phase: ``fw``, and for training ``err``,
+    ``bw``, ``wu``, ``deriv``; they add up to ``total`` exactly), ``total``,
+    ``multiplies`` (per phase), ``overlap`` (training only: cycles of a phase
+    spent inside another phase's cycles), ``lower_bound``, ``utilization`` (per
+    phase) and ``utilization_total``.
+
+    Shared multipliers (TaxoNN): BW and WU of a (row, chunk) take a cycle each,
+    so ``bw = sum_{l>=2} n_l C_l`` and ``wu = sum_l n_l C_l + L * BWU_DRAIN``,
+    as in the module docstring. ``overlap`` is ``{"bw": 0}``.
+
+    Dedicated arrays (the baseline): BW (its own array, pipeline stage 1) and WU
+    (its own array, stage 2) of the same (row, chunk) share the weight read, so
+    every layer issues one (row, chunk) per cycle: ``n_l C_l + BWU_DRAIN``
+    cycles per layer, BW included. Those cycles are counted once, as update
+    cycles: ``cycles["wu"]`` is the same as for shared multipliers,
+    ``cycles["bw"] = 0``, and ``overlap["bw"] = sum_{l>=2} n_l C_l`` says how
+    many of the ``wu`` cycles also carry BW. The total is the shared total
+    minus that. FW, ERR and DERIV are unchanged (each depends on the phase
+    before it).
+
+    ``utilization[phase]`` is the phase's multiplies over P times the cycles in
+    which that phase's multipliers issue (its own cycles, or for BW overlapped
+    into WU the overlapped cycles), so it means the same in both designs. The
+    lower bound is the multiplies on the chain of phases that cannot overlap,
+    divided by P: every multiply with shared multipliers; without BW's with
+    dedicated arrays (BW's run in WU's cycles on their own array, and a layer's
+    WU has at least as many multiplies as its BW), so ``utilization_total =
+    lower_bound / total`` stays at most 1.
+    """
     p, L = cfg.pes, cfg.n_layers
     sizes = cfg.layers
     chunks = [_ceil_div(sizes[l], p) for l in range(L)]
     fw = sum(sizes[l + 1] * chunks[l] + FW_DRAIN for l in range(L))
     mult = {"fw": sum(sizes[l] * sizes[l + 1] for l in range(L))}
     cycles = {"fw": fw}
+    overlap = {}
     if not inference:
+        dedicated = cfg.multipliers == "dedicated"
+        bw_issues = sum(sizes[l + 1] * chunks[l] for l in range(1, L))
         cycles["err"] = _ceil_div(sizes[L], p) + ERR_DRAIN
-        cycles["bw"] = sum(sizes[l + 1] * chunks[l] for l in range(1, L))
+        cycles["bw"] = 0 if dedicated else bw_issues
         cycles["wu"] = sum(sizes[l + 1] * chunks[l] for l in range(L)) + L * BWU_DRAIN
         per = 2 if cfg.hidden_activation == "sigmoid" else 1
         cycles["deriv"] = sum(_ceil_div(sizes[l], p) * per + DERIV_DRAIN for l in range(1, L))
+        overlap["bw"] = bw_issues if dedicated else 0
         mult["bw"] = sum(sizes[l] * sizes[l + 1] for l in range(1, L))
         mult["wu"] = mult["fw"]
         mult["deriv"] = 2 * sum(sizes[1:L]) if cfg.hidden_activation == "sigmoid" else 0
     total = sum(cycles.values())
-    mults = sum(mult.values())
+    mults = sum(mult.values()) - sum(mult[ph] for ph, c in overlap.items() if c)
     bound = _ceil_div(mults, p)
-    util = {ph: (mult.get(ph, 0) / (p * c) if c else 0.0) for ph, c in cycles.items()}
-    return {"cycles": cycles, "total": total, "multiplies": mult, "lower_bound": bound,
+    issuing = {ph: c + overlap.get(ph, 0) for ph, c in cycles.items()}
+    util = {ph: (mult.get(ph, 0) / (p * c) if c else 0.0) for ph, c in issuing.items()}
+    return {"cycles": cycles, "total": total, "multiplies": mult, "overlap": overlap, "lower_bound": bound,
             "utilization": util, "utilization_total": bound / total}
 
 

@@ -1,13 +1,14 @@
-"""TaxoNN RTL (inference datapath) against the golden model: outputs, predictions, cycles."""
+"""TaxoNN RTL against the golden model: inference and training, outputs, parameters, predictions, cycles."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from accel.taxonn import TaxoNN
+from accel.taxonn import TaxoNN, PHASES
 from models.datasets import load_digits, sample_order
-from models.taxonn import TaxoNNConfig, TaxoNNGolden, baseline_config
+from models.taxonn import TaxoNNConfig, TaxoNNGolden, baseline_config, schedule
 from sim.runner import run_cocotb
 from sim.taxonn_host import (inference_job, check_inference, run_inference_amaranth,
                               training_job, run_training_amaranth)
@@ -28,6 +29,24 @@ def _random_config(seed):
                         rounding="stochastic", init_seed=seed)
 
 
+def _dedicated_config(seed):
+    """A random dedicated-array config whose last hidden layer is at most P wide.
+
+    The output layer's input is then a single chunk: issuing every cycle, each row's BW reads e[0]
+    in the cycle the previous row's BW writes it (the hazard the transparent e read port handles).
+    """
+    rng = np.random.default_rng(1000 + seed)
+    p = int(rng.choice([1, 2, 3, 4, 8]))
+    hidden = [int(rng.integers(2, 24)) for _ in range(int(rng.integers(0, 2)))] + [int(rng.integers(1, p + 1))]
+    bits = int(rng.integers(8, 17))
+    return TaxoNNConfig(layers=(64, *hidden, 10), pes=p, multipliers="dedicated",
+                        hidden_activation=str(rng.choice(["relu", "sigmoid"])),
+                        output=str(rng.choice(["sigmoid", "linear"])),
+                        w_fmt=f"{bits}.{bits - 2}", a_fmt=f"{bits}.{bits - 4}",
+                        e_fmt=f"{bits}.{bits - 2}", g_fmt=f"{bits + 4}.{bits + 2}",
+                        rounding=str(rng.choice(["stochastic", "nearest"])), init_seed=seed)
+
+
 def _trained_golden(cfg, steps=200):
     golden = TaxoNNGolden(cfg)
     for i in sample_order(len(DIGITS.x_train), steps, seed=cfg.init_seed):
@@ -41,13 +60,16 @@ AMARANTH_CONFIGS = [
     TaxoNNConfig(layers=(64, 7, 10), pes=1, output="linear", w_fmt="8.6", a_fmt="8.4"),
 ]
 RTL_CONFIGS = [_random_config(s) for s in range(6)] + [
-    baseline_config(TaxoNNConfig(layers=(64, 13, 10), pes=4)),
+    # dedicated arrays in the baseline's 16-bit formats: 64-21-2-10, P=3, sigmoid, stochastic; its last
+    # layer's input is one chunk (the e hazard of issuing every cycle)
+    _dedicated_config(28),
     TaxoNNConfig(layers=(64, 32, 10), pes=16, w_fmt="16.14", a_fmt="16.12", e_fmt="16.14", g_fmt="20.18"),
 ]
 
 
 def _id(cfg):
-    return f"{'-'.join(map(str, cfg.layers))}_P{cfg.pes}_{cfg.hidden_activation}_{cfg.output}_w{cfg.w_fmt}"
+    name = f"{'-'.join(map(str, cfg.layers))}_P{cfg.pes}_{cfg.hidden_activation}_{cfg.output}_w{cfg.w_fmt}"
+    return name + ("_dedicated" if cfg.multipliers == "dedicated" else "")
 
 
 @pytest.mark.parametrize("cfg", AMARANTH_CONFIGS, ids=_id)
@@ -130,3 +152,96 @@ def test_training_rtl(cfg, simulator, tmp_path, build_root):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["steps"] == steps and report["mismatches"] == 0
     assert set(report["cycles"]) == {job["expected_cycles"]}
+
+
+# -- dedicated multiplier arrays (the comparison baseline): BW and WU overlap, one issue per cycle --
+
+#: Seeds picked for coverage (checked below). On Verilator and Icarus: 28 in `RTL_CONFIGS` and 88,
+#: 64-9-1-10 at P=1 (sigmoid hidden, stochastic); both end in a single-chunk layer. In Amaranth's
+#: simulator: 119 (64-2-7-10, P=8: both layers above the first are one chunk) and 1 (64-20-1-10,
+#: P=8, ReLU, round to nearest).
+DEDICATED_RTL_SEEDS = (88,)
+DEDICATED_AMARANTH_SEEDS = (119, 1)
+
+
+def _single_chunk_layers(cfg):
+    return [l + 1 for l in range(1, cfg.n_layers) if cfg.layers[l] <= cfg.pes]
+
+
+def test_dedicated_seeds_cover_the_hazards():
+    rtl = [_dedicated_config(s) for s in DEDICATED_RTL_SEEDS] + [_dedicated_config(28)]
+    assert _dedicated_config(28) in RTL_CONFIGS
+    assert _dedicated_config(28) == baseline_config(replace(_dedicated_config(28), multipliers="shared"))
+    assert all(_single_chunk_layers(c) for c in rtl)
+    assert any(c.pes == 1 for c in rtl) and any(c.pes > 1 for c in rtl)
+    assert all(c.hidden_activation == "sigmoid" and c.rounding == "stochastic" for c in rtl)
+    both = rtl + [_dedicated_config(s) for s in DEDICATED_AMARANTH_SEEDS]
+    assert {c.rounding for c in both} == {"nearest", "stochastic"}
+    assert {c.hidden_activation for c in both} == {"relu", "sigmoid"}
+
+
+@pytest.mark.parametrize("seed", DEDICATED_AMARANTH_SEEDS)
+def test_dedicated_training_amaranth_simulator(seed):
+    cfg = _dedicated_config(seed)
+    job = training_job(TaxoNNGolden(cfg), *_steps(3, seed=seed))
+    mismatches, first = run_training_amaranth(TaxoNN(cfg), job)
+    assert mismatches == 0, first
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("seed", DEDICATED_RTL_SEEDS)
+def test_dedicated_training_rtl(seed, simulator, tmp_path, build_root):
+    cfg = _dedicated_config(seed)
+    steps = 8 if simulator == "verilator" else 3
+    job = training_job(TaxoNNGolden(cfg), *_steps(steps, seed=seed))
+    assert job["expected_cycles"] == schedule(cfg)["total"] < schedule(replace(cfg, multipliers="shared"))["total"]
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    result = run_cocotb(TaxoNN(cfg), sim=simulator, test_module="sim.tb.taxonn_train_tb", name="taxonn",
+                        build_root=build_root,
+                        params={"job": str(tmp_path / "job.json"), "report": str(tmp_path / "r.json")})
+    assert result.passed, result.summary()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["steps"] == steps and report["mismatches"] == 0
+    assert set(report["cycles"]) == {job["expected_cycles"]}
+
+
+@pytest.mark.parametrize("multipliers", ["shared", "dedicated"])
+def test_phase_port_counts_the_schedule(multipliers):
+    """Cycles per value of the ``phase`` port in one training step: forward = fw, update = wu (with
+    dedicated arrays BW runs inside those cycles), back-propagation = err + bw + deriv."""
+    from amaranth.sim import Simulator
+    cfg = TaxoNNConfig(layers=(10, 7, 3), pes=4, hidden_activation="sigmoid", multipliers=multipliers)
+    golden = TaxoNNGolden(cfg)
+    job = training_job(golden, np.random.default_rng(0).uniform(0, 1, (1, 10)), [2])
+    dut = TaxoNN(cfg)
+    seen = {}
+
+    async def bench(ctx):
+        for sel, addr, data in job["loads"] + job["inputs"][0]:
+            ctx.set(dut.mem_sel, sel)
+            ctx.set(dut.mem_addr, addr)
+            ctx.set(dut.mem_wdata, data)
+            ctx.set(dut.mem_we, 1)
+            await ctx.tick()
+        ctx.set(dut.mem_we, 0)
+        ctx.set(dut.label, job["labels"][0])
+        ctx.set(dut.train, 1)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for _ in range(2 * job["expected_cycles"]):
+            if ctx.get(dut.done):
+                break
+            if ctx.get(dut.busy):
+                name = PHASES[ctx.get(dut.phase)]
+                seen[name] = seen.get(name, 0) + 1
+            await ctx.tick()
+        seen["cycles"] = ctx.get(dut.cycles)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    c = schedule(cfg)["cycles"]
+    assert seen == {"forward": c["fw"], "backprop": c["err"] + c["bw"] + c["deriv"], "update": c["wu"],
+                    "cycles": schedule(cfg)["total"]}

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import itertools
 
@@ -88,6 +89,59 @@ def test_schedule_counts_by_hand():
     assert s["lower_bound"] == -(-(91 + 21 + 91 + 14) // 4)
     assert s["total"] == sum(s["cycles"].values())
     assert schedule(cfg, inference=True)["cycles"] == {"fw": s["cycles"]["fw"]}
+
+
+def test_dedicated_schedule_counts_by_hand():
+    """Dedicated arrays: BW overlaps WU, one (row, chunk) per cycle in every layer.
+
+    Layers 10-7-3, P = 4, sigmoid hidden; chunks: layer 1 ceil(10/4) = 3, layer 2 ceil(7/4) = 2.
+      fw    = 7*3 + 3 (drain) + 3*2 + 3        = 33  (as shared)
+      err   = ceil(3/4) + 1                     =  2  (as shared)
+      bw    = 0: its 3*2 = 6 issues run inside the wu cycles (overlap["bw"] = 6)
+      wu    = 7*3 + 3*2 + 2 layers * 2 (drain)  = 31  (as shared)
+      deriv = ceil(7/4) * 2 (sigmoid) + 2       =  6  (as shared)
+      total = 33 + 2 + 0 + 31 + 6               = 72  (shared: 78 = 72 + 6)
+    Multiplies fw 70 + 21 = 91, bw 7*3 = 21, wu 91, deriv 2*7 = 14; the bound leaves out BW's
+    (its own array, in WU's cycles): ceil((91 + 91 + 14) / 4) = 49.
+    """
+    cfg = TaxoNNConfig(layers=(10, 7, 3), pes=4, hidden_activation="sigmoid", multipliers="dedicated")
+    s = schedule(cfg)
+    assert s["cycles"] == {"fw": 33, "err": 2, "bw": 0, "wu": 31, "deriv": 6}
+    assert s["overlap"] == {"bw": 6}
+    assert s["total"] == 72 == sum(s["cycles"].values())
+    assert s["multiplies"] == {"fw": 91, "bw": 21, "wu": 91, "deriv": 14}
+    assert s["lower_bound"] == 49
+    assert s["utilization"]["bw"] == pytest.approx(21 / (4 * 6))
+    assert s["utilization"]["wu"] == pytest.approx(91 / (4 * 31))
+    assert s["utilization_total"] == pytest.approx(49 / 72)
+    shared = schedule(dataclasses.replace(cfg, multipliers="shared"))
+    assert shared["total"] == 78 and shared["overlap"] == {"bw": 0}
+    assert shared["utilization"] == s["utilization"]
+    assert schedule(cfg, inference=True) == schedule(dataclasses.replace(cfg, multipliers="shared"), inference=True)
+
+
+@pytest.mark.parametrize("layers, p", [((64, 32, 10), 4), ((64, 3, 10), 4), ((64, 9, 5, 10), 1), ((20, 10), 3)])
+def test_dedicated_schedule_against_shared(layers, p):
+    for hidden in ("relu", "sigmoid"):
+        shared = schedule(TaxoNNConfig(layers=layers, pes=p, hidden_activation=hidden))
+        ded = schedule(TaxoNNConfig(layers=layers, pes=p, hidden_activation=hidden, multipliers="dedicated"))
+        assert ded["total"] == shared["total"] - shared["cycles"]["bw"] == sum(ded["cycles"].values())
+        assert ded["overlap"]["bw"] == shared["cycles"]["bw"] and ded["multiplies"] == shared["multiplies"]
+        assert 0 < ded["utilization_total"] <= 1
+
+
+def test_golden_cycles_follow_the_schedule_of_its_multipliers():
+    for multipliers in ("shared", "dedicated"):
+        cfg = TaxoNNConfig(layers=(64, 9, 3, 10), pes=4, multipliers=multipliers)
+        result = TaxoNNGolden(cfg).step(DIGITS.x_train[0], DIGITS.y_train[0])
+        assert result.cycles == schedule(cfg)["cycles"] and result.total_cycles == schedule(cfg)["total"]
+    # the arithmetic does not depend on the multipliers
+    a = TaxoNNGolden(TaxoNNConfig(layers=(64, 9, 3, 10), pes=4))
+    b = TaxoNNGolden(TaxoNNConfig(layers=(64, 9, 3, 10), pes=4, multipliers="dedicated"))
+    for i in sample_order(len(DIGITS.x_train), 20, seed=3):
+        a.step(DIGITS.x_train[i], DIGITS.y_train[i])
+        b.step(DIGITS.x_train[i], DIGITS.y_train[i])
+    assert _first_divergence(a.params, b.params) is None
 
 
 @pytest.mark.parametrize("p", [2, 3, 4, 8, 16])
