@@ -210,7 +210,9 @@ def _liberty(args):
 def _report_text(report):
     a, p, e = report["area_um2"], report["power_mw"], report["energy"]
     lines = [f"{report['design']}: area {a['total']:,.0f} um^2 ({a['logic']:,.0f} standard cells), power "
-             f"{p['total']:.3f} mW at {report['clock_mhz']:g} MHz (dynamic {p['dynamic']:.3f}, leakage "
+             f"{p['total']:.3f} mW at {report['clock_mhz']:g} MHz ({report['timing']['clock_source']}; fmax "
+             f"{report['timing']['fmax_mhz']:.1f} MHz{'' if report['timing']['met'] else ', NOT MET'}) (dynamic "
+             f"{p['dynamic']:.3f}, leakage "
              f"{p['leakage']:.2g}; zero-delay lower bound), {e['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
              f"on {report['library']['name']}",
              f"energy model: {report['energy_model']['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
@@ -229,12 +231,19 @@ def _report_text(report):
 
 
 def _check_report_args(args):
-    """Fail fast, before any work: the options, Yosys and the netlist simulator."""
-    from rtl.synth import find_yosys
+    """Fail fast, before any work: the options, Yosys, OpenSTA and the netlist simulator."""
+    from ppa.timing import find_sta
+    from rtl.synth import find_yosys, check_clock_mhz
     from sim.runner import require_simulator
-    if not args.clock_mhz > 0:
-        raise CLIError(f"--clock-mhz must be positive, not {args.clock_mhz}")
+    if args.clock_mhz is not None:
+        try:
+            check_clock_mhz(args.clock_mhz, "--clock-mhz")
+        except (TypeError, ValueError) as e:
+            raise CLIError(str(e)) from None
+    if args.sram_liberty and not Path(args.sram_liberty).is_file():
+        raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
     find_yosys()
+    find_sta()
     require_simulator(args.sim)
 
 
@@ -247,6 +256,7 @@ def _cmd_report_taxonn(args):
     if args.steps < 1:
         raise CLIError(f"--steps must be a positive integer, not {args.steps}")
     report = taxonn_report(cfg, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim, steps=args.steps,
+                           require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                            compare=not args.no_compare, sweep=not args.no_sweep,
                            progress=lambda m: _progress(args, m))
     return _emit(args, report, _report_text(report) + f"\nwrote {Path(args.out) / 'report.html'}")
@@ -266,21 +276,44 @@ def _cmd_report_lstm(args):
     nets, sources = trained_lstm_modes(cfg, args.weights, Path(args.out) / "training", compare=not args.no_compare,
                                        progress=lambda m: _progress(args, m))
     report = lstm_report(cfg, nets, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim,
-                         sequences=args.sequences, compare=not args.no_compare, sources=sources,
+                         require_timing=args.require_timing, sram_liberty=args.sram_liberty, sequences=args.sequences, compare=not args.no_compare, sources=sources,
                          progress=lambda m: _progress(args, m))
     return _emit(args, report, _report_text(report) + f"\nwrote {Path(args.out) / 'report.html'}")
 
 
 def _report_options(p):
     p.add_argument("--liberty", metavar="FILE", help="a Liberty library (.lib or .lib.gz); default: --library")
-    p.add_argument("--library", choices=("sky130", "ihp"), default="sky130",
-                   help="a library of the PDK folder ($BITFORGE_PDK, default ../shared/pdk): sky130 (default) or ihp")
-    p.add_argument("--clock-mhz", type=float, default=100.0, metavar="F", help="clock frequency (default 100)")
+    p.add_argument("--library", choices=("sky130", "ihp"), default="ihp",
+                   help="a library of the PDK folder ($BITFORGE_PDK, default ../shared/pdk): ihp (default: IHP "
+                        "SG13G2 cells with its SRAM macros) or sky130 (cells only)")
+    p.add_argument("--sram-liberty", metavar="FILE",
+                   help="an SRAM macro Liberty file of the cells' process (default: the PDK's macros of that process)")
+    p.add_argument("--clock-mhz", type=float, default=None, metavar="F",
+                   help="clock frequency (default: each design's own fmax, from static timing)")
+    p.add_argument("--require-timing", action="store_true",
+                   help="fail when the clock is above the design's fmax (default: flag it in the report)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
                    help="simulator for the gate-level netlist (default icarus)")
-    p.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+
+
+# -- ppa --------------------------------------------------------------------
+
+def _cmd_ppa(args):
+    from ppa.flow import estimate_verilog
+    _check_report_args(args)
+    report = estimate_verilog(args.verilog, args.top, _liberty(args), args.out, clock_mhz=args.clock_mhz,
+                              require_timing=args.require_timing, cycles=args.cycles, stimulus=args.stimulus,
+                              seed=args.seed, sim=args.sim, sram_liberty=args.sram_liberty,
+                              progress=lambda m: _progress(args, m))
+    a, p, tm = report["area_um2"], report["power_mw"], report["timing"]
+    text = (f"{args.top}: fmax {tm['fmax_mhz']:.1f} MHz (critical path {tm['critical_path_ns']:.3f} ns, "
+            f"{tm['startpoint']} -> {tm['endpoint']}); at {report['clock_mhz']:g} MHz ({tm['clock_source']}"
+            f"{'' if tm['met'] else ', NOT MET'}): area {a['total']:,.0f} um^2, power {p['total']:.4f} mW "
+            f"(dynamic {p['dynamic']:.4f}, leakage {p['leakage']:.2g}; zero-delay lower bound) on "
+            f"{report['library']['name']}\nwrote {Path(args.out) / 'report.html'}, activity.saif, netlist/")
+    return _emit(args, report, text)
 
 
 # -- demo -------------------------------------------------------------------
@@ -410,11 +443,23 @@ def build_parser():
     sim_lstm.add_argument("--out", required=True, metavar="DIR", help="output directory")
     sim_lstm.set_defaults(func=_cmd_simulate_lstm)
 
+    ppa = sub.add_parser("ppa", parents=[common], help="power, performance and area of any synthesizable Verilog")
+    ppa.add_argument("--verilog", nargs="+", required=True, metavar="FILE", help="Verilog source files")
+    ppa.add_argument("--top", required=True, metavar="NAME", help="the top module")
+    ppa.add_argument("--cycles", type=int, default=1000, metavar="N", help="cycles of stimulus (default 1000)")
+    ppa.add_argument("--stimulus", default="random", metavar="random|zeros|MODULE",
+                     help="a seeded random value on every input each cycle (default), all zeros, or a cocotb "
+                          "test module driving the netlist")
+    ppa.add_argument("--seed", type=int, default=0, help="seed of the random stimulus (default 0)")
+    _report_options(ppa)
+    ppa.set_defaults(func=_cmd_ppa)
+
     report = sub.add_parser("report", help="area, power and energy reports (Yosys + gate-level simulation)")
     rep_sub = report.add_subparsers(dest="design", metavar="DESIGN", required=True)
     rep_tx = rep_sub.add_parser("taxonn", parents=[common], help="TaxoNN vs its dedicated 16-bit baseline")
     add_config_options(rep_tx, TaxoNNConfig)
     _report_options(rep_tx)
+    rep_tx.add_argument("--no-compare", action="store_true", help="skip the comparison design")
     rep_tx.add_argument("--steps", type=int, default=4, metavar="N", help="training steps simulated (default 4)")
     rep_tx.add_argument("--no-sweep", action="store_true", help="skip the P x bitwidth sweep")
     rep_tx.set_defaults(func=_cmd_report_taxonn)
@@ -426,6 +471,7 @@ def build_parser():
                                "trained on seq-digits")
     rep_lstm.add_argument("--sequences", type=int, default=2, metavar="N", help="input sequences (default 2)")
     _report_options(rep_lstm)
+    rep_lstm.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
     rep_lstm.set_defaults(func=_cmd_report_lstm)
 
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on embedded defaults")

@@ -39,7 +39,7 @@ DEMO = {
     "lstm": {"task": "seq-digits", "weights": "ternary", "hidden": 64, "epochs": 20},
     "icarus_taxonn_steps": 40,      # Icarus runs ~150x slower than Verilator: fewer RTL steps there
     "icarus_lstm_sequences": 20,
-    "report": {"taxonn_steps": 2, "lstm_hidden": 16, "lstm_sequences": 1, "library": "sky130", "clock_mhz": 100.0},
+    "report": {"taxonn_steps": 2, "lstm_hidden": 16, "lstm_sequences": 1, "library": "ihp", "clock_mhz": None},
 }
 
 
@@ -292,8 +292,10 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
                     figures=figures, progress=progress)
     vs = l["comparison"]["vs_fixed12"]
     return {
-        "library": t["library"]["name"], "clock_mhz": r["clock_mhz"], "gate_sim": gate_sim,
+        "library": t["library"]["name"], "gate_sim": gate_sim,
         "taxonn": {"area_um2": t["area_um2"]["total"], "power_mw": t["power_mw"]["total"],
+                   "clock_mhz": t["clock_mhz"], "fmax_mhz": t["timing"]["fmax_mhz"],
+                   "baseline_clock_mhz": t["comparison"]["designs"]["baseline"]["clock_mhz"],
                    "energy_per_step_nj": t["energy"]["per_step_pj"] / 1e3,
                    "model_difference": t["energy_model"]["difference"],
                    "area_ratio": t["comparison"]["area_ratio"], "power_ratio": t["comparison"]["power_ratio"],
@@ -301,10 +303,12 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
         "lstm": {"config": lcfg.to_json(), "trained_accuracy": small["hardware"]["test_accuracy"],
                  "sequences": r["lstm_sequences"], "cycles": l["workload"]["cycles_simulated"],
                  "area_um2": l["area_um2"]["total"], "power_mw": l["power_mw"]["total"],
+                 "clock_mhz": l["clock_mhz"], "fmax_mhz": l["timing"]["fmax_mhz"],
                  "energy_per_step_nj": l["energy"]["per_step_pj"] / 1e3,
                  "model_difference": l["energy_model"]["difference"],
                  "vs_fixed12": {m: {k: v[k] for k in ("area_ratio", "power_ratio", "energy_per_step_ratio",
-                                                      "weight_memory_ratio", "throughput_at_equal_area_ratio")}
+                                                      "weight_memory_ratio", "speedup",
+                                                      "throughput_at_equal_area_ratio")}
                                 for m, v in vs.items()},
                  "html": str(out / "lstm" / "report.html")},
     }
@@ -370,7 +374,9 @@ def format_summary(summary):
     if "skipped" in rep:
         lines += ["", f"power/area reports skipped: {rep['skipped']}"]
     else:
-        lines += ["", f"power and area: {rep['library']}, {rep['clock_mhz']:g} MHz, zero-delay gate-level activity "
+        lines += ["", f"power and area: {rep['library']}, each design at its own fmax from OpenSTA (TaxoNN "
+                      f"{rep['taxonn']['clock_mhz']:g} MHz, its baseline {rep['taxonn']['baseline_clock_mhz']:g} MHz, "
+                      f"BT-LSTM {rep['lstm']['clock_mhz']:g} MHz), zero-delay gate-level activity "
                       f"on {rep['gate_sim']} (a lower bound); the netlists' results were checked against the golden "
                       f"models on the way. The LSTM report runs a smaller network trained the same way: gate-level "
                       f"simulation of H={summary['lstm']['config']['hidden']} takes ~10 minutes per mode"]

@@ -64,13 +64,18 @@ def _taxonn_accuracy(cfg, work_dir):
     return float(metrics["test_accuracy"])
 
 
-def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out, progress, model_fn):
+def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out, progress, model_fn, *,
+                    require_timing=False, sram_liberty=None):
     from ppa.estimate import estimate
-    fig = estimate(component, workload, liberty, clock_mhz=clock_mhz, sim=sim, out_dir=out, progress=progress)
-    model = model_fn(cfg, liberty, flops=fig["flops"], progress=progress)
+    from ppa.memories import macros_for
+    from rtl.liberty import read_liberty
+    fig = estimate(component, workload, liberty, clock_mhz=clock_mhz, require_timing=require_timing, sim=sim,
+                   out_dir=out, sram_liberty=sram_liberty, progress=progress)
+    macros = macros_for(read_liberty(liberty), sram_liberty)
+    model = model_fn(cfg, liberty, flops=fig["flops"], macros=macros, progress=progress)
     gate = fig["energy"]["dynamic_per_step_pj"]
     gate_logic = fig["energy"]["logic_dynamic_per_step_pj"]
-    model_logic = model["per_step_pj"] - model["terms"]["SRAM"]
+    model_logic = model["per_step_pj"] - model["terms"]["SRAM macros"]
     fig["energy_model"] = {**model, "gate_level_pj": gate,
                            "difference": (model["per_step_pj"] - gate) / gate,
                            "logic_model_pj": model_logic, "logic_gate_level_pj": gate_logic,
@@ -80,9 +85,11 @@ def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out
     return fig
 
 
-def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", steps=_TAXONN_STEPS, seed=0,
-                  compare=True, sweep=True, progress=None):
-    """Write the TaxoNN report into ``out_dir``; returns report.json's dict."""
+def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="icarus",
+                  steps=_TAXONN_STEPS, seed=0, compare=True, sweep=True, progress=None):
+    """Write the TaxoNN report into ``out_dir``; returns report.json's dict.
+
+    ``clock_mhz``: None runs each design at its own fmax (static timing)."""
     from accel.taxonn import TaxoNN
     from models.taxonn import baseline_config
     from ppa.energy_model import taxonn_energy
@@ -90,7 +97,8 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", steps
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
     workload = _taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
     main = _design_figures("taxonn", TaxoNN(cfg), cfg, workload, liberty, clock_mhz,
-                           sim, out / "work" / "taxonn", progress, taxonn_energy)
+                           sim, out / "work" / "taxonn", progress, taxonn_energy, require_timing=require_timing,
+                           sram_liberty=sram_liberty)
     main["inventory"] = _inventory(TaxoNN(cfg))
     report = {**main, "comparison": None, "sweep": None}
     if compare:
@@ -98,7 +106,8 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", steps
         _say(progress, "baseline: dedicated multiplier arrays per phase, 16-bit arithmetic")
         workload = _taxonn_workload(base_cfg, steps, seed)
         base = _design_figures("taxonn-baseline", TaxoNN(base_cfg), base_cfg, workload,
-                               liberty, clock_mhz, sim, out / "work" / "baseline", progress, taxonn_energy)
+                               liberty, clock_mhz, sim, out / "work" / "baseline", progress, taxonn_energy,
+                               require_timing=require_timing, sram_liberty=sram_liberty)
         report["comparison"] = {
             "baseline": "the same generator with dedicated multiplier arrays per phase (multipliers='dedicated') "
                         "and 16-bit weights/activations/errors (models.taxonn.baseline_config), running the "
@@ -113,16 +122,22 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", steps
             "area_ratio": base["area_um2"]["total"] / main["area_um2"]["total"],
             "logic_area_ratio": base["area_um2"]["logic"] / main["area_um2"]["logic"],
             "energy_per_step_ratio": base["energy"]["per_step_pj"] / main["energy"]["per_step_pj"],
+            "time_per_step_ratio": _step_time_us(base) / _step_time_us(main),
             "paper": {"power_ratio": PAPER["taxonn"]["power"], "area_ratio": PAPER["taxonn"]["area"]},
         }
     if sweep:
-        report["sweep"] = _taxonn_sweep(cfg, liberty, clock_mhz, out / "work" / "sweep", progress)
+        report["sweep"] = _taxonn_sweep(cfg, liberty, out / "work" / "sweep", progress, sram_liberty=sram_liberty)
     write_report(report, out, progress)
     return report
 
 
+def _step_time_us(fig):
+    return fig["workload"]["cycles_per_step"] / fig["clock_mhz"]
+
+
 def _summary(fig):
-    return {"area_um2": fig["area_um2"]["total"], "logic_area_um2": fig["area_um2"]["logic"],
+    return {"clock_mhz": fig["clock_mhz"], "fmax_mhz": fig["timing"]["fmax_mhz"],
+            "time_per_step_us": _step_time_us(fig),"area_um2": fig["area_um2"]["total"], "logic_area_um2": fig["area_um2"]["logic"],
             "power_mw": fig["power_mw"]["total"], "dynamic_mw": fig["power_mw"]["dynamic"],
             "leakage_mw": fig["power_mw"]["leakage"], "energy_per_step_pj": fig["energy"]["per_step_pj"],
             "cycles_per_step": fig["workload"]["cycles_per_step"],
@@ -132,16 +147,20 @@ def _summary(fig):
 _SWEEP_FORMATS = {8: ("8.6", "8.4", "8.6", "12.10"), 12: None, 16: ("16.14", "16.12", "16.14", "20.18")}
 
 
-def _taxonn_sweep(cfg, liberty, clock_mhz, work, progress):
-    """P x bitwidth: area (synthesis + SRAM model), energy per step (fast model), accuracy (golden, 1 epoch)."""
+def _taxonn_sweep(cfg, liberty, work, progress, *, sram_liberty=None):
+    """P x bitwidth: area (synthesis + planned memories), fmax (static timing), energy per step (fast model),
+    accuracy (golden, 1 epoch)."""
     from accel.taxonn import TaxoNN
     from quant import FixedFormat
     from models.taxonn import schedule
     from ppa.energy_model import taxonn_energy
-    from ppa.sram import fit_sram_model
+    from ppa.estimate import memory_mode
+    from ppa.memories import macros_for, plan_memory
+    from ppa.timing import analyze_timing
+    from rtl.liberty import read_liberty
     from rtl.synth import synthesize
     points, accuracy = [], {}
-    sram = fit_sram_model()
+    macros = macros_for(read_liberty(liberty), sram_liberty)
     for bits, fmts in _SWEEP_FORMATS.items():
         c_bits = cfg if fmts is None else dataclasses.replace(
             cfg, w_fmt=FixedFormat.parse(fmts[0]), a_fmt=FixedFormat.parse(fmts[1]),
@@ -151,22 +170,25 @@ def _taxonn_sweep(cfg, liberty, clock_mhz, work, progress):
         for P in (2, 4, 8):
             c = dataclasses.replace(c_bits, pes=P)
             _say(progress, f"sweep: P={P}, {c.w_fmt.total}-bit weights")
-            synth = synthesize(TaxoNN(c), liberty, progress=progress)
+            synth = synthesize(TaxoNN(c), liberty, memories=memory_mode(macros), progress=progress)
+            fmax = analyze_timing(synth).fmax_mhz
             blocks = synth.area_by_block().values()
             logic = sum(b["area_um2"] for b in blocks)
-            mem = sum(sram.cost(m["words"], m["width"])["area_um2"] for m in synth.memories())
+            mem = sum(plan_memory(m["name"], m["words"], m["width"], macros if m["kept"] else ()).area_um2
+                      for m in synth.memory_inventory)
             flops = sum(b["flops"] for b in blocks)
-            model = taxonn_energy(c, liberty, flops=flops, progress=progress)
+            model = taxonn_energy(c, liberty, flops=flops, macros=macros, progress=progress)
             cycles = schedule(c)["total"]
             points.append({"pes": P, "bits": c.w_fmt.total, "formats": {"w": str(c.w_fmt), "a": str(c.a_fmt),
                                                                         "e": str(c.e_fmt), "g": str(c.g_fmt)},
-                           "area_um2": logic + mem, "logic_area_um2": logic,
+                           "area_um2": logic + mem, "logic_area_um2": logic, "fmax_mhz": fmax,
                            "energy_per_step_pj": model["per_step_pj"], "cycles_per_step": cycles,
-                           "time_per_step_us": cycles / clock_mhz, "accuracy": accuracy[bits]})
+                           "time_per_step_us": cycles / fmax, "accuracy": accuracy[bits]})
     pareto = _pareto([(p["area_um2"], p["energy_per_step_pj"], -p["accuracy"]) for p in points])
     for p, on in zip(points, pareto):
         p["pareto"] = on
-    return {"points": points, "method": "area: synthesis + SRAM model; energy: the fast energy model; accuracy: "
+    return {"points": points, "method": "area: synthesis + planned memories (macros or cells); fmax: OpenSTA on "
+                                        "the minimum-delay netlist; energy: the fast energy model; accuracy: "
                                         "golden model, one epoch of online SGD on digits (test split)"}
 
 
@@ -203,8 +225,9 @@ def _lstm_workload(cfg, weights, sequences, seed):
 LSTM_MODES = ("binary", "ternary", "fixed12")
 
 
-def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus",
-                      sequences=_LSTM_SEQUENCES, seed=0, source="trained weights", progress=None):
+def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False,
+                      sram_liberty=None, sim="icarus", sequences=_LSTM_SEQUENCES, seed=0, source="trained weights",
+                      progress=None):
     """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode."""
     from accel.lstm import LSTM
     from models.lstm import schedule
@@ -216,11 +239,11 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=100.0, 
     _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
     wl = _lstm_workload(c, weights, sequences, seed)
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
-                          lstm_energy)
+                          lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty)
     sched = schedule(c)
     fig["weights"] = source
     fig["weight_memory_bits"] = sched["weight_memory_bits"]
-    fig["throughput_steps_per_s"] = clock_mhz * 1e6 / sched["cycles_per_step"]
+    fig["throughput_steps_per_s"] = fig["clock_mhz"] * 1e6 / sched["cycles_per_step"]
     fig["throughput_per_mm2"] = fig["throughput_steps_per_s"] / (fig["area_um2"]["total"] * 1e-6)
     return fig
 
@@ -265,8 +288,9 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=No
     return nets, sources
 
 
-def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus", sequences=_LSTM_SEQUENCES,
-                seed=0, compare=True, figures=None, sources=None, progress=None):
+def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None,
+                sim="icarus", sequences=_LSTM_SEQUENCES, seed=0, compare=True, figures=None, sources=None,
+                progress=None):
     """Write the BT-LSTM report (``cfg.mode`` first, the other `LSTM_MODES` beside it) into ``out_dir``.
 
     ``weights`` maps each mode to the network trained in that mode (`models.lstm_train.train_modes`
@@ -284,7 +308,8 @@ def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus"
                          f"its own trained network (models.lstm_train.train_modes)")
     for mode in wanted:
         if mode not in figures:
-            figures[mode] = lstm_mode_figures(cfg, mode, weights[mode], liberty, out, clock_mhz=clock_mhz, sim=sim,
+            figures[mode] = lstm_mode_figures(cfg, mode, weights[mode], liberty, out, clock_mhz=clock_mhz,
+                                              require_timing=require_timing, sram_liberty=sram_liberty, sim=sim,
                                               sequences=sequences, seed=seed,
                                               source=(sources or {}).get(mode, "trained weights"), progress=progress)
     figures = {m: figures[m] for m in wanted}
@@ -294,10 +319,11 @@ def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus"
         ref = figures["fixed12"]
         report["comparison"] = {
             "baseline": "fixed12: the same generator with 12-bit weights and real multipliers in the trees",
-            "equal": "task, I, H, L, K, training run (epochs, batch, learning rate, seed), library, clock and input "
+            "equal": "task, I, H, L, K, training run (epochs, batch, learning rate, seed), library and input "
                      "sequences; each design runs the network trained in its own mode",
             "not_equal": "the weights (each mode's own training), the weight memory width, the dot-product "
-                         "datapath (add/subtract/skip vs multipliers)",
+                         "datapath (add/subtract/skip vs multipliers), the clock (each its own fmax unless one "
+                         "is given)",
             "designs": {m: {**_summary(f), "weight_memory_bits": f["weight_memory_bits"],
                             "throughput_per_mm2": f["throughput_per_mm2"], "weights": f["weights"]}
                         for m, f in figures.items()},
@@ -306,6 +332,7 @@ def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=100.0, sim="icarus"
                                "power_ratio": ref["power_mw"]["total"] / f["power_mw"]["total"],
                                "energy_per_step_ratio": ref["energy"]["per_step_pj"] / f["energy"]["per_step_pj"],
                                "weight_memory_ratio": ref["weight_memory_bits"] / f["weight_memory_bits"],
+                               "speedup": f["throughput_steps_per_s"] / ref["throughput_steps_per_s"],
                                "throughput_at_equal_area_ratio": f["throughput_per_mm2"] / ref["throughput_per_mm2"]}
                            for m, f in figures.items() if m != "fixed12"},
             "paper": {"memory_saving": PAPER["lstm"]["memory"], "speedup": PAPER["lstm"]["speedup"]},

@@ -15,31 +15,33 @@ gate-level figure on the same workload.
 from models.lstm import schedule as lstm_schedule
 from models.taxonn import schedule as taxonn_schedule
 from .gate_bench import characterize
-from .sram import fit_sram_model
+from .memories import plan_memory
 
 __all__ = ["taxonn_energy", "lstm_energy", "MODEL_METHOD"]
 
 MODEL_METHOD = ("energy-per-operation model: operation counts from the golden model's schedule x energies of each "
                 "unit characterized at gate level on random operands in the same library, + flip-flop clock "
-                "energy x flops x cycles + SRAM accesses x the SRAM model")
+                "energy x flops x cycles + macro accesses x the planned macros' own energies (memories built "
+                "from cells: their flip-flops' clock only)")
 
 
 def _ceil(a, b):
     return -(-a // b)
 
 
-def _mems(memories, sram):
-    """Energy of {name: (words, width, reads, writes)} memories."""
+def _mems(memories, macros):
+    """Energy of {name: (words, width, reads, writes)} memories, each built as `ppa.memories.plan_memory` plans
+    it with ``macros``; memories built from cells cost nothing here (their flops are in the clock term)."""
     total, rows = 0.0, {}
     for name, (words, width, reads, writes) in memories.items():
-        cost = sram.cost(words, width)
-        e = reads * cost["read_pj"] + writes * cost["write_pj"]
+        plan = plan_memory(name, words, width, macros)
+        e = reads * plan.read_pj + writes * plan.write_pj
         rows[name] = e
         total += e
     return total, rows
 
 
-def taxonn_energy(cfg, liberty, *, flops, progress=None):
+def taxonn_energy(cfg, liberty, *, flops, macros=(), progress=None):
     """Model energy of one TaxoNN training step (pJ): {"per_step_pj", "terms": {...}, "counts": {...}}."""
     from accel.units import Multipliers, AdderTree, PWLUnit
     from accel.lfsr import LFSR
@@ -79,12 +81,12 @@ def taxonn_energy(cfg, liberty, *, flops, progress=None):
     mems[f"act{L}"] = (_ceil(layers[L], P), P * ab, _ceil(layers[L], P), layers[L])
     bw = sum(issues[1:])
     mems["e"] = (max([1] + chunks[1:]), P * accb, fw + sum(chunks[1:]), bw)
-    terms["SRAM"], mem_rows = _mems(mems, fit_sram_model())
+    terms["SRAM macros"], mem_rows = _mems(mems, macros)
     return {"per_step_pj": sum(terms.values()), "terms": terms, "counts": counts, "memories": mem_rows,
             "method": MODEL_METHOD}
 
 
-def lstm_energy(cfg, liberty, *, flops, progress=None):
+def lstm_energy(cfg, liberty, *, flops, macros=(), progress=None):
     """Model energy of one BT-LSTM time step (pJ)."""
     from accel.units import Multipliers, CodeDot, PWLUnit, AdderTree
     from quant import activations
@@ -120,6 +122,6 @@ def lstm_energy(cfg, liberty, *, flops, progress=None):
     }
     mems = {"weights": (G * 4 * C, L * K * wb, issues, 0), "x": (cfg.x_chunks, K * xb, G * 4 * cfg.x_chunks, 0),
             "gates": (G * 4, L * (2 * sb + cfg.pre_fmt.total), G * 4, 0), "cells": (G, L * 2 * sb, G, 0)}
-    terms["SRAM"], mem_rows = _mems(mems, fit_sram_model())
+    terms["SRAM macros"], mem_rows = _mems(mems, macros)
     return {"per_step_pj": sum(terms.values()), "terms": terms, "memories": mem_rows,
             "counts": {"issues": issues, "gates": gates, "cycles": cycles, "flops": flops}, "method": MODEL_METHOD}

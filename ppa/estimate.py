@@ -1,27 +1,45 @@
-"""Area, gate-level power and the fast energy model of one design on one workload.
+"""Power, performance and area of one netlist on one workload: the flow every report uses.
 
-`estimate` runs the whole flow for an Amaranth design: synthesis (`rtl.synth`),
-the netlist simulated on the workload with Icarus (the workload's testbench
-still checks every result against the golden model, so the netlist is
-verified too), toggles to energy (`ppa.power`), memories from the SRAM model
-(`ppa.sram`). The result is a plain dict that `bitforge.report` writes out.
+`estimate` runs it for an Amaranth design and its workload (a testbench job that
+checks every result against the golden model, so the gate-level netlist is
+verified on the run that measures it); `ppa.flow.estimate_verilog` for any
+Verilog and a stimulus. Both go through `measure`:
+
+1. memories planned (`ppa.memories`): real macros of the cells' own process
+   where one holds them, standard cells otherwise; synthesis (`rtl.synth`)
+   keeps the macro memories and maps the rest to cells, timing-driven;
+2. static timing (`ppa.timing`, OpenSTA) gives the critical path and fmax; the
+   clock is the one asked for, or the design's own fmax when none is;
+3. the netlist simulated on the workload; toggles counted (`ppa.power`,
+   `ppa.activity`) and written as SAIF;
+4. energy per block and phase, leakage, macro accesses, area.
 """
 
+import math
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .power import analyze_vcd, METHOD
-from .sram import fit_sram_model
+from quant.fsio import atomic_write_json
+from rtl.liberty import read_liberty
 from rtl.synth import synthesize
+from .memories import MIN_MACRO_WORDS_RULE, macros_for, macro_timing, plan_memory
+from .power import ACCOUNTING, METHOD, analyze_vcd
+from .saif import write_saif
+from .timing import analyze_timing
 
-__all__ = ["estimate", "block_label", "Workload"]
+__all__ = ["estimate", "measure", "block_label", "Workload", "TimingNotMet", "MEMORIES", "memory_mode"]
 
 _LABELS = (("pe_", "PE array (multipliers)"), ("adder_tree", "adder trees"), ("tree_", "adder trees"),
            ("act_", "activation units"), ("lfsr", "LFSR (stochastic rounding)"),
            ("top", "controller, state and glue"))
 MEMORIES = "memories (SRAM macros)"
+
+
+class TimingNotMet(ValueError):
+    """A clock above the design's fmax was required (``require_timing``)."""
 
 
 def block_label(block):
@@ -40,30 +58,96 @@ class Workload:
         self.step_name, self.phases = step_name, phases   # phases: names of phase-port values 1..n
 
 
-def estimate(component, workload, liberty, *, clock_mhz, sim="icarus", out_dir, progress=None):
-    """Synthesize, simulate ``workload`` on the netlist, and return the figures (dict)."""
+def memory_mode(macros):
+    """`rtl.synth.synthesize`'s ``memories`` for a set of macros: keep what a macro can hold, else cells."""
+    return min(m.words for m in macros) if macros else "cells"
+
+
+def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=False, sim="icarus", out_dir,
+             sram_liberty=None, progress=None):
+    """Synthesize, time, simulate ``workload`` on the netlist, and return the figures (dict)."""
     from sim.runner import run_job
     say = progress or (lambda message: None)
     t0 = time.monotonic()
-    synth = synthesize(component, liberty, progress=say)
+    macros = macros_for(read_liberty(liberty), sram_liberty)
+    synth = synthesize(component, liberty, clock_mhz=clock_mhz, memories=memory_mode(macros), progress=say)
     out = Path(out_dir)
+
+    def run(paths):
+        say(f"simulating the netlist on {sim}: {workload.description}")
+        # Icarus dumps each module instance's own nets only (not the cells' internals): a VCD several times smaller
+        scopes = [".".join((synth.top,) + path) for path, _ in synth.instances()] if sim == "icarus" else None
+        result, report = run_job(paths, workload.job, out, sim=sim, test_module=workload.test_module,
+                                 name="gate-level", waves=True, dump_scopes=scopes)
+        if not result.passed or report.get("mismatches"):
+            raise RuntimeError(f"the gate-level netlist disagrees with the golden model: "
+                               f"{report.get('first_mismatch')} ({result.summary()})")
+        return Path(result.build_dir) / "dump.vcd", None
+
+    workload_info = {"description": workload.description, "step": workload.step_name, "phases": workload.phases,
+                     "simulator": sim, "check": "every result of the netlist checked against the golden model"}
+    return measure(synth, run, workload_info, out, clock_mhz=clock_mhz, require_timing=require_timing,
+                   macros=macros, progress=say, started=t0)
+
+
+def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=False, macros=(), per_cycle=False,
+            clock_port="clk", progress=None, started=None):
+    """Time ``synth``, run its netlist (``run(paths) -> (vcd path, top scope or None)``) and return the figures.
+
+    ``workload``: {"description", "step", "phases", "simulator", "check"}. ``per_cycle``: every cycle is a
+    step (designs without a ``busy`` port). ``clock_port``: the design's clock input, or None for a design
+    without one (then ``run`` must dump the testbench's clock as ``bitforge_tb.clk``)."""
+    say = progress or (lambda message: None)
+    t0 = started or time.monotonic()
+    out = Path(out_dir)
+    plans = {m["name"]: plan_memory(m["name"], m["words"], m["width"], macros if m["kept"] else ())
+             for m in synth.memory_inventory}
+    used = [p.macro for p in plans.values() if p.macro]
+    mem_t = {"clk_to_q_ns": 0.0, "setup_ns": 0.0}
+    for macro in {m.name: m for m in used}.values():
+        t = macro_timing(macro)
+        mem_t = {k: max(mem_t[k], t[k]) for k in mem_t}
+    say("static timing with OpenSTA")
+    timing = analyze_timing(synth, clock_mhz=clock_mhz, work_dir=out / "timing", clock_port=clock_port or "clk",
+                            memory_clk_to_q_ns=mem_t["clk_to_q_ns"], memory_setup_ns=mem_t["setup_ns"])
+    if used:
+        timing_memories = (f"memories as macros, timed with the slowest macro's own arcs: clock-to-output "
+                           f"{mem_t['clk_to_q_ns']:.3f} ns, setup {mem_t['setup_ns']:.3f} ns")
+    else:
+        timing_memories = timing.memories_timing
+    fmax = timing.fmax_mhz
+    if clock_mhz is None:
+        clock, clock_source = math.floor(fmax * 10) / 10, "the design's own fmax (static timing), rounded down"
+    else:
+        clock, clock_source = float(clock_mhz), "requested"
+    met = clock <= fmax
+    if not met and require_timing:
+        raise TimingNotMet(f"the clock {clock:g} MHz is above the design's fmax {fmax:.1f} MHz (critical path "
+                           f"{timing.critical_path_ns:.3f} ns from {timing.startpoint} to {timing.endpoint})")
     paths = synth.write_sim_netlist(out / "netlist")
-    say(f"simulating the netlist on {sim}: {workload.description}")
-    # Icarus dumps each module instance's own nets only (not the cells' internals): a VCD several times smaller
-    scopes = [".".join((synth.top,) + path) for path, _ in synth.instances()] if sim == "icarus" else None
-    result, report = run_job(paths, workload.job, out, sim=sim, test_module=workload.test_module,
-                             name="gate-level", waves=True, dump_scopes=scopes)
-    if not result.passed or report.get("mismatches"):
-        raise RuntimeError(f"the gate-level netlist disagrees with the golden model: {report.get('first_mismatch')} "
-                           f"({result.summary()})")
-    vcd = Path(result.build_dir) / "dump.vcd"
-    act = analyze_vcd(synth, vcd, progress=say)
-    vcd.unlink(missing_ok=True)
-    return _figures(synth, act, workload, clock_mhz, sim, time.monotonic() - t0)
+    vcd, top_scope = run(paths)
+    act = analyze_vcd(synth, vcd, top_scope=top_scope, clock=clock_port or "clk",
+                      clock_path=None if clock_port else ("bitforge_tb", "clk"), progress=say)
+    if per_cycle:
+        act.busy[:] = True
+        act.runs = [(c, c + 1) for c in range(act.cycles)]
+    saif = out / "activity.saif"
+    write_saif(saif, act.switching, design=synth.top, top_scope_path=act.top_scope)
+    Path(vcd).unlink(missing_ok=True)
+    shutil.copy(synth.verilog_path, out / "netlist" / "netlist_mapped.v")
+    shutil.copy(out / "timing" / "constraints.sdc", out / "netlist" / "constraints.sdc")
+    fig = _figures(synth, act, workload, clock, plans, time.monotonic() - t0)
+    fig["timing"] = {**timing.to_json(), "memories_timing": timing_memories, "clock_used_mhz": clock,
+                     "clock_source": clock_source, "met": met,
+                     "method": "OpenSTA static timing of the mapped netlist: ideal clock, the library's "
+                               "delay tables and default wire-load model, inputs driven by the synthesis "
+                               "driving cell"}
+    fig["files"] = {"saif": saif.name, "netlist": "netlist/netlist_mapped.v", "sdc": "netlist/constraints.sdc"}
+    atomic_write_json(out / "timing.json", fig["timing"])
+    return fig
 
 
-def _figures(synth, act, workload, clock_mhz, sim, wall_s):
-    sram = fit_sram_model()
+def _figures(synth, act, workload, clock_mhz, plans, wall_s):
     period_ns = 1e3 / clock_mhz
     busy = act.busy
     runs = len(act.runs)
@@ -85,21 +169,27 @@ def _figures(synth, act, workload, clock_mhz, sim, wall_s):
         entry["instances"].append(b)
     mem_rows = []
     mem_energy = np.zeros(act.cycles)
-    for k, m in enumerate(act.memories):
-        cost = sram.cost(m["words"], m["width"])
-        e = act.reads[:, k] * cost["read_pj"] + act.writes[:, k] * cost["write_pj"]
-        mem_energy += e
-        mem_rows.append({"name": m["name"], "words": m["words"], "width": m["width"],
-                         "bits": m["words"] * m["width"], "area_um2": cost["area_um2"],
-                         "leakage_mw": cost["leakage_nw"] * 1e-6,
-                         "reads_per_step": float(act.reads[busy, k].sum()) / runs,
-                         "writes_per_step": float(act.writes[busy, k].sum()) / runs,
-                         "energy_per_step_pj": float(e[busy].sum()) / runs})
-    if mem_rows:
-        blocks[MEMORIES] = {"area_um2": sum(r["area_um2"] for r in mem_rows), "cells": len(mem_rows), "flops": 0,
-                            "leakage_mw": sum(r["leakage_mw"] for r in mem_rows),
-                            "energy_per_step_pj": sum(r["energy_per_step_pj"] for r in mem_rows),
-                            "instances": [r["name"] for r in mem_rows]}
+    columns = {m["name"]: k for k, m in enumerate(act.memories)}
+    for name, plan in plans.items():
+        row = plan.to_json()
+        if plan.macro is not None:
+            k = columns[name]
+            e = act.reads[:, k] * plan.read_pj + act.writes[:, k] * plan.write_pj
+            mem_energy += e
+            row.update(leakage_mw=plan.leakage_nw * 1e-6,
+                       reads_per_step=float(act.reads[busy, k].sum()) / runs,
+                       writes_per_step=float(act.writes[busy, k].sum()) / runs,
+                       energy_per_step_pj=float(e[busy].sum()) / runs)
+        else:
+            row.update(area_um2=None, leakage_mw=None, energy_per_step_pj=None,
+                       note="flip-flops and logic, counted with the standard cells of its block")
+        mem_rows.append(row)
+    macro_rows = [r for r in mem_rows if r["area_um2"] is not None]
+    if macro_rows:
+        blocks[MEMORIES] = {"area_um2": sum(r["area_um2"] for r in macro_rows), "cells": len(macro_rows), "flops": 0,
+                            "leakage_mw": sum(r["leakage_mw"] for r in macro_rows),
+                            "energy_per_step_pj": sum(r["energy_per_step_pj"] for r in macro_rows),
+                            "instances": [r["name"] for r in macro_rows]}
     cycles_per_step = cycles_busy / runs
     step_time_ns = cycles_per_step * period_ns
     for entry in blocks.values():
@@ -108,26 +198,33 @@ def _figures(synth, act, workload, clock_mhz, sim, wall_s):
     leakage = sum(e["leakage_mw"] for e in blocks.values())
     per_step = sum(e["energy_per_step_pj"] for e in blocks.values())
     phases = {}
-    if workload.phases:
+    if workload.get("phases"):
         total_cells = act.energy.sum(1) + mem_energy
-        for value, name in enumerate(workload.phases, start=1):
+        for value, name in enumerate(workload["phases"], start=1):
             sel = busy & (act.phase == value)
             phases[name] = {"cycles_per_step": float(sel.sum()) / runs,
                             "dynamic_energy_pj": float(total_cells[sel].sum()) / runs,
                             "leakage_energy_pj": leakage * float(sel.sum()) / runs * period_ns}
     lib = synth.library
+    memories = ("memories as real SRAM macros of the cells' process where one holds them (least-area tiling; "
+                "the macro's own area, leakage and per-access energies), standard cells otherwise ("
+                + MIN_MACRO_WORDS_RULE + "; no macro library of this process: all cells)")
     return {
-        "library": {"name": lib.name, "path": synth.liberty, "voltage": lib.voltage},
-        "synthesis": {"tool": synth.tool, "flow": "synth (memories kept) -> techmap -> dfflibmap -> abc -fast, "
-                      "hierarchy kept", "work_dir": str(synth.work_dir)},
+        "library": {"name": lib.name, "path": Path(synth.liberty).name, "voltage": lib.voltage,
+                    "corner": lib.name},
+        "synthesis": {"tool": synth.tool, "flow": f"synth -> memories ({synth.memories_mode}) -> techmap -> "
+                      f"dfflibmap -> abc -D {synth.abc_target_ps} ps (timing-driven: mapping, buffering, sizing), "
+                      "hierarchy kept", "driving_cell": synth.driving_cell, "seconds": synth.seconds},
         "clock_mhz": clock_mhz,
         "method": {"area": "sum of Liberty cell areas of the mapped netlist (no placement or routing) plus "
-                           "SRAM macros for memories", "power": METHOD, "sram": sram.describe(),
-                   "activity": "zero-delay simulation: dynamic power is a lower bound (no glitches)",
-                   "simulator": sim},
-        "workload": {"description": workload.description, "steps": runs, "step": workload.step_name,
-                     "cycles_per_step": cycles_per_step, "cycles_simulated": act.cycles,
+                           "the SRAM macros' own areas", "power": METHOD, "memories": memories,
+                   "activity": "zero-delay simulation: dynamic power is a lower bound (no glitches); a toggle is a "
+                               "0<->1 change of a net's settled value between time steps (x and z: no toggle)",
+                   "simulator": workload["simulator"]},
+        "workload": {"description": workload["description"], "steps": runs, "step": workload["step"],
+                     "cycles_per_step": cycles_per_step, "cycles_simulated": act.cycles, "check": workload["check"],
                      "toggles": act.toggles, "wall_s": round(wall_s, 1)},
+        "activity": {"nets": act.accounting, "meaning": ACCOUNTING, "simulator": workload["simulator"]},
         "area_um2": {"total": sum(e["area_um2"] for e in blocks.values()),
                      "logic": sum(e["area_um2"] for k, e in blocks.items() if k != MEMORIES),
                      "blocks": {k: e["area_um2"] for k, e in blocks.items()}},
@@ -137,7 +234,7 @@ def _figures(synth, act, workload, clock_mhz, sim, wall_s):
         "energy": {"per_step_pj": per_step + leakage * step_time_ns,
                    "dynamic_per_step_pj": per_step, "leakage_per_step_pj": leakage * step_time_ns,
                    "logic_dynamic_per_step_pj": per_step - blocks.get(MEMORIES, {}).get("energy_per_step_pj", 0.0),
-                   "step": workload.step_name, "phases": phases},
+                   "step": workload["step"], "phases": phases},
         "blocks": blocks,
         "memories": mem_rows,
         "flops": sum(e["flops"] for e in blocks.values()),

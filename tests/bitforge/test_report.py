@@ -27,7 +27,7 @@ def flow_tools():
     if not ok:
         pytest.skip(message)
     try:
-        return default_liberty("sky130")
+        return default_liberty("ihp")
     except FileNotFoundError as e:
         pytest.skip(str(e))
 
