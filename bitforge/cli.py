@@ -264,6 +264,7 @@ def _cmd_report_taxonn(args):
 
 def _cmd_report_lstm(args):
     from bitforge.report import lstm_report, trained_lstm_modes
+    from quant.fsio import ensure_dir
     _check_report_args(args)
     if args.cfg_input_size is None and not args.config and not args.weights:
         args.cfg_input_size, args.cfg_hidden = 8, args.cfg_hidden or 64
@@ -273,9 +274,11 @@ def _cmd_report_lstm(args):
     if weights is None and cfg.input_size != 8:
         raise CLIError(f"without --weights the report trains on seq-digits (8 inputs): --input-size must be 8, "
                        f"not {cfg.input_size}")
+    liberty = _liberty(args)  # before any training
+    ensure_dir(args.out)
     nets, sources = trained_lstm_modes(cfg, args.weights, Path(args.out) / "training", compare=not args.no_compare,
                                        progress=lambda m: _progress(args, m))
-    report = lstm_report(cfg, nets, _liberty(args), args.out, clock_mhz=args.clock_mhz, sim=args.sim,
+    report = lstm_report(cfg, nets, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim,
                          require_timing=args.require_timing, sram_liberty=args.sram_liberty, sequences=args.sequences, compare=not args.no_compare, sources=sources,
                          progress=lambda m: _progress(args, m))
     return _emit(args, report, _report_text(report) + f"\nwrote {Path(args.out) / 'report.html'}")

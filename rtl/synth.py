@@ -3,7 +3,7 @@
 Flow (`synthesize`): Amaranth's RTLIL (`amaranth.back.rtlil`, which Yosys 0.23
 reads; Amaranth's Verilog backend needs Yosys >= 0.40) -> Yosys ``synth`` up to
 the fine stage -> memories kept as ``$mem_v2`` cells (``memories="keep"``: they
-are costed as SRAM macros, `ppa.sram`, not as flip-flops) or mapped to
+are built as SRAM macros, `ppa.memories`, not as flip-flops) or mapped to
 flip-flops and logic (``memories="cells"``: ``memory_map``) -> ``techmap`` ->
 ``dfflibmap`` -> timing-driven ``abc -D <period ps> -constr`` to the library
 (ABC's default delay script but for its SAT sweep, `_abc_script`: mapping for

@@ -250,8 +250,9 @@ def test_simulate_lstm_bad_input(capsys, tmp_path, tiny_lstm):
 def test_report_bad_input(capsys, tmp_path):
     code, _, err = run(capsys, "report", "taxonn", "--liberty", str(tmp_path / "none.lib"), "--out", str(tmp_path / "r"))
     assert code == 2 and "none.lib" in err and "does not exist" in err
-    code, _, err = run(capsys, "report", "lstm", "--clock-mhz", "0", "--out", str(tmp_path / "r"))
-    assert code == 2 and "--clock-mhz must be positive, not 0.0" in err
+    for clock in ("0", "nan", "inf", "-5"):
+        code, _, err = run(capsys, "report", "lstm", "--clock-mhz", clock, "--out", str(tmp_path / "r"))
+        assert code == 2 and f"--clock-mhz must be a positive finite frequency in MHz, not {float(clock)}" in err
     code, _, err = run(capsys, "report", "taxonn", "--steps", "0", "--no-compare", "--out", str(tmp_path / "r"))
     assert code == 2 and "--steps must be a positive integer" in err
     assert not (tmp_path / "r").exists()
