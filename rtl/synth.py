@@ -26,6 +26,7 @@ Results are cached under the build directory, keyed by the RTLIL, the library,
 the Yosys version, the script (clock target, memory mode) and `METHOD_VERSION`.
 """
 
+import fcntl
 import hashlib
 import json
 import math
@@ -354,6 +355,35 @@ def _synthesize(sources, read, top, liberty, *, clock_mhz, memories, work_dir, p
                                      version, METHOD_VERSION]).encode()).hexdigest()[:20]
     work = Path(work_dir) if work_dir else _cache_root() / key
     meta_path = work / "synthesis.json"
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes synthesizing one design: the second waits, then reads
+        _synthesize_locked(meta_path, work, say, description, lib, clock_mhz, sources, liberty, driver, load_pf,
+                           target_ps, top, memories, read, argv, names)
+    netlist = json.loads((work / "netlist.json").read_text())
+    return Synthesis(netlist, top, lib, liberty=str(liberty), tool=description, work_dir=work,
+                     meta=json.loads(meta_path.read_text()))
+
+
+def _memory_inventory(dump, memories):
+    """``[{"name", "words", "width", "read_ports", "write_ports", "kept"}]`` from Yosys's dump of the
+    ``$mem_v2`` cells before any was mapped (one entry per memory of each module definition)."""
+    out = []
+    for cell in re.split(r"^\s*cell ", dump, flags=re.M)[1:]:
+        params = dict(re.findall(r"^\s*parameter \\(\w+) (.+?)\s*$", cell, re.M))
+        if "SIZE" not in params:
+            continue
+        words = int(params["SIZE"])
+        name = params.get("MEMID", cell.split()[1]).strip('"').replace("\\\\", "").lstrip("\\")
+        kept = memories == "keep" or (isinstance(memories, int) and words >= memories)
+        out.append({"name": name, "words": words, "width": int(params["WIDTH"]),
+                    "read_ports": int(params.get("RD_PORTS", 0)), "write_ports": int(params.get("WR_PORTS", 0)),
+                    "kept": kept})
+    return out
+
+
+def _synthesize_locked(meta_path, work, say, description, lib, clock_mhz, sources, liberty, driver, load_pf,
+                       target_ps, top, memories, read, argv, names):
     if not meta_path.is_file():
         say(f"synthesizing with {description} to {lib.name}"
             + (f" for {clock_mhz:g} MHz" if clock_mhz else " for minimum delay"))
@@ -395,26 +425,6 @@ def _synthesize(sources, read, top, liberty, *, clock_mhz, memories, work_dir, p
         meta_path.write_text(json.dumps(meta, indent=1))  # written last: marks a complete result
     else:
         say(f"synthesis of {top} for {lib.name}: cached ({work})")
-    netlist = json.loads((work / "netlist.json").read_text())
-    return Synthesis(netlist, top, lib, liberty=str(liberty), tool=description, work_dir=work,
-                     meta=json.loads(meta_path.read_text()))
-
-
-def _memory_inventory(dump, memories):
-    """``[{"name", "words", "width", "read_ports", "write_ports", "kept"}]`` from Yosys's dump of the
-    ``$mem_v2`` cells before any was mapped (one entry per memory of each module definition)."""
-    out = []
-    for cell in re.split(r"^\s*cell ", dump, flags=re.M)[1:]:
-        params = dict(re.findall(r"^\s*parameter \\(\w+) (.+?)\s*$", cell, re.M))
-        if "SIZE" not in params:
-            continue
-        words = int(params["SIZE"])
-        name = params.get("MEMID", cell.split()[1]).strip('"').replace("\\\\", "").lstrip("\\")
-        kept = memories == "keep" or (isinstance(memories, int) and words >= memories)
-        out.append({"name": name, "words": words, "width": int(params["WIDTH"]),
-                    "read_ports": int(params.get("RD_PORTS", 0)), "write_ports": int(params.get("WR_PORTS", 0)),
-                    "kept": kept})
-    return out
 
 
 _MEM_INSTANCE = re.compile(r"^(\s*)" + _MEM_BLACKBOX + r" #\(\n(.*?)\n\s*\) (\\\S+ |\S+) \(\n(.*?)\n\s*\);",
