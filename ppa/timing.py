@@ -414,7 +414,7 @@ def analyze_netlist(verilog, liberty, *, top, work_dir, clock_mhz=None, clock_po
     facts = _check_liberty(liberty)
     exe = find_sta()
     lib = read_liberty(liberty)
-    work = Path(work_dir)
+    work = Path(work_dir).resolve()  # sta runs in it: relative names would not resolve
     work.mkdir(parents=True, exist_ok=True)
     sta_lib = _sta_liberty(liberty, work, wire_load)
     sdc = write_sdc(work / "constraints.sdc", clock_port=clock_port, period_ns=period_ns,
@@ -497,7 +497,7 @@ def analyze_timing(synth, *, clock_mhz=None, clock_port="clk", work_dir=None, in
     if work_dir is None:
         key = json.dumps([period, clock_port, input_delay_ns, output_delay_ns, wire_load, clk_to_q, setup])
         work_dir = synth.work_dir / f"sta-{period:g}ns-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-    work = Path(work_dir)
+    work = Path(work_dir).resolve()  # sta runs in it: relative names would not resolve
     work.mkdir(parents=True, exist_ok=True)
     extra = []
     if synth.memory_cells:

@@ -48,6 +48,14 @@ def _check_consistent(report):
             e["dynamic_per_step_pj"], rel=1e-6)
     for key in ("library", "clock_mhz", "method", "workload"):
         assert report[key]
+    tm = report["timing"]
+    assert tm["met"] and report["clock_mhz"] == int(tm["fmax_mhz"] * 10) / 10  # its own fmax, rounded down
+    assert tm["critical_path_ns"] > 0 and tm["startpoint"] and tm["endpoint"] and tm["blocks"]
+    assert tm["slew_violations"] == 0
+    assert report["activity"]["nets"]["charged"] > 0
+    assert all(m["implementation"] == "cells" or m["implementation"].startswith("macro:RM_IHPSG13")
+               for m in report["memories"])
+    assert any(m["implementation"] != "cells" for m in report["memories"])  # IHP: the large memories as macros
     assert "lower bound" in report["method"]["activity"]
 
 
@@ -87,7 +95,10 @@ def test_taxonn_report(flow_tools, tmp_path):
     comp = report["comparison"]
     assert comp["area_ratio"] > 1 and comp["power_ratio"] > 1
     assert abs(report["energy_model"]["difference"]) < 0.25
-    for name in ("report.json", "report.md", "report.html", "breakdown.png", "comparison.png", "phases.png"):
+    assert abs(report["energy_model"]["logic_difference"]) < 0.25  # the standard cells alone
+    for name in ("report.json", "report.md", "report.html", "breakdown.png", "comparison.png", "phases.png",
+                 "work/taxonn/activity.saif", "work/taxonn/netlist/netlist_mapped.v",
+                 "work/taxonn/netlist/constraints.sdc"):
         assert (tmp_path / "r" / name).stat().st_size > 0
     assert json.loads((tmp_path / "r" / "report.json").read_text())["area_um2"]["total"] == report["area_um2"]["total"]
     html = (tmp_path / "r" / "report.html").read_text()
@@ -120,5 +131,6 @@ def test_lstm_report(flow_tools, tmp_path):
     assert vs["binary"]["weight_memory_ratio"] == 12 and vs["ternary"]["weight_memory_ratio"] == 6
     assert vs["ternary"]["area_ratio"] > 1 and vs["binary"]["area_ratio"] > 1
     assert abs(report["energy_model"]["difference"]) < 0.25
+    assert abs(report["energy_model"]["logic_difference"]) < 0.25  # the standard cells alone
     assert (tmp_path / "r" / "report.html").stat().st_size > 0
     _check_baseline("lstm-ternary", _flat(report))

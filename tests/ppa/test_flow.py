@@ -38,12 +38,12 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_ppa_of_a_mac(tools, tmp_path, capsys):
-    src = tmp_path / "mac.v"
-    src.write_text(_MAC)
+def test_ppa_of_a_mac(tools, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    (tmp_path / "mac.v").write_text(_MAC)
     out = tmp_path / "r"
-    code, stdout, err = run(capsys, "ppa", "--verilog", str(src), "--top", "mac", "--library", "sky130",
-                            "--cycles", "120", "--out", str(out), "--json", "--quiet")
+    code, stdout, err = run(capsys, "ppa", "--verilog", "mac.v", "--top", "mac", "--library", "sky130",
+                            "--cycles", "120", "--out", "r", "--json", "--quiet")
     assert code == 0, err
     report = json.loads(stdout)
     tm = report["timing"]
