@@ -71,7 +71,7 @@ def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=Fal
     t0 = time.monotonic()
     macros = macros_for(read_liberty(liberty), sram_liberty)
     synth = synthesize(component, liberty, clock_mhz=clock_mhz, memories=memory_mode(macros), progress=say)
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
 
     def run(paths):
         say(f"simulating the netlist on {sim}: {workload.description}")
@@ -99,7 +99,7 @@ def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=Fal
     without one (then ``run`` must dump the testbench's clock as ``bitforge_tb.clk``)."""
     say = progress or (lambda message: None)
     t0 = started or time.monotonic()
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     plans = {m["name"]: plan_memory(m["name"], m["words"], m["width"], macros if m["kept"] else ())
              for m in synth.memory_inventory}
     used = [p.macro for p in plans.values() if p.macro]

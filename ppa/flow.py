@@ -65,7 +65,7 @@ def estimate_verilog(paths, top, liberty, out_dir, *, clock_mhz=None, require_ti
         raise ValueError(f"the {stimulus} stimulus runs on icarus, not {sim!r}")
     if shutil.which("iverilog") is None and sim == "icarus":
         raise ValueError("Icarus Verilog not found; install it with: sudo apt-get install -y iverilog")
-    out = ensure_dir(out_dir)
+    out = ensure_dir(out_dir).resolve()  # the simulators run in subfolders: absolute names
     macros = macros_for(read_liberty(liberty), sram_liberty)
     synth = synthesize_verilog(paths, liberty, top=top, clock_mhz=clock_mhz, memories=memory_mode(macros),
                                progress=say)
@@ -84,8 +84,9 @@ def estimate_verilog(paths, top, liberty, out_dir, *, clock_mhz=None, require_ti
                      + [str(p) for p in netlist_paths], ["vvp", "-n", "tb.vvp"]):
             proc = subprocess.run(argv, cwd=work, capture_output=True, text=True)
             if proc.returncode != 0:
-                raise RuntimeError(f"{argv[0]} failed on the netlist of {top}: "
-                                   f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+                lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+                first = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
+                raise RuntimeError(f"{argv[0]} failed on the netlist of {top} (in {work}): {first.strip()}")
         return work / "dump.vcd", "dut"
 
     def run_cocotb(netlist_paths):
