@@ -123,7 +123,7 @@ def test_lstm_report(flow_tools, tmp_path):
     with pytest.raises(ValueError, match="no network trained in mode binary, fixed12"):
         lstm_report(cfg, {"ternary": nets["ternary"]}, flow_tools, tmp_path / "r", sequences=1)
     report = lstm_report(cfg, nets, flow_tools, tmp_path / "r", sequences=1)
-    assert "own trained network" in report["comparison"]["equal"]
+    assert "trained in its own mode" in report["comparison"]["equal"]
     _check_consistent(report)
     assert report["workload"]["steps"] == 8
     vs = report["comparison"]["vs_fixed12"]
