@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtl.liberty import NOMINAL_SLEW_NS
+from rtl.synth import module_nets
 from .activity import BitActivity, SignalActivity, SwitchingActivity, read_header, settled_steps
 
 
@@ -89,17 +90,7 @@ ACCOUNTING = {
 
 def _netlist_nets(synth):
     """``{instance path: set of net bits}`` of every module instance (ports and cell connections)."""
-    out = {}
-    for path, module in synth.instances():
-        m = synth.modules[module]
-        nets = set()
-        for port in m["ports"].values():
-            nets.update(b for b in port["bits"] if isinstance(b, int))
-        for cell in m["cells"].values():
-            for bits in cell["connections"].values():
-                nets.update(b for b in bits if isinstance(b, int))
-        out[path] = nets
-    return out
+    return {path: module_nets(synth.modules[module]) for path, module in synth.instances()}
 
 
 def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", clock_path=None, progress=None):

@@ -467,6 +467,17 @@ def _rename_memories(text):
     return _MEM_INSTANCE.sub(rename, text), shapes
 
 
+def module_nets(module):
+    """The net bits of a JSON netlist module: its ports' and its cells' connections."""
+    nets = set()
+    for port in module["ports"].values():
+        nets.update(b for b in port["bits"] if isinstance(b, int))
+    for cell in module["cells"].values():
+        for bits in cell["connections"].values():
+            nets.update(b for b in bits if isinstance(b, int))
+    return nets
+
+
 def _sanitize(name):
     name = re.sub(r"\W", "_", name.lstrip("\\"))
     return name if name and not name[0].isdigit() else "m_" + name
@@ -601,12 +612,7 @@ class Synthesis:
             items = [bit(b) for b in reversed(bits)]
             return "{" + ",\n    ".join(", ".join(items[i:i + 16]) for i in range(0, len(items), 16)) + "}"
 
-        nets = set()
-        for port in module["ports"].values():
-            nets.update(b for b in port["bits"] if isinstance(b, int))
-        for cell in module["cells"].values():
-            for bits in cell["connections"].values():
-                nets.update(b for b in bits if isinstance(b, int))
+        nets = module_nets(module)
         ports = {p: _sanitize(p) for p in module["ports"]}
         lines = [f"module {mod_name} ({', '.join(ports.values())});"]
         for p, info in module["ports"].items():
