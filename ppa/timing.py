@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rtl.liberty import read_liberty
-from rtl.synth import ToolNotFound, check_clock_mhz, library_timing, _sanitize
+from rtl.synth import ToolNotFound, check_clock_mhz, library_timing, verilog_identifier
 
 __all__ = ["find_sta", "sta_version", "write_sdc", "write_memory_liberty", "analyze_timing", "analyze_netlist",
            "TimingReport", "PathPoint", "STA_HINT", "DEFAULT_PERIOD_NS"]
@@ -327,7 +327,7 @@ def _instance(pin):
 
 def _block(pin):
     parts = _split_hier(pin)
-    return _sanitize(parts[0].replace("\\", "")) if len(parts) > 2 else "top"
+    return verilog_identifier(parts[0].replace("\\", "")) if len(parts) > 2 else "top"
 
 
 def _path_shape(points, start, end):

@@ -327,8 +327,8 @@ def synthesize_verilog(paths, liberty, *, top, clock_mhz=None, memories="keep", 
         if not path.is_file():
             raise ValueError(f"Verilog file {str(path)!r} does not exist")
         try:
-            names[f"src{k}_{_sanitize(path.name)}"] = str(path)
-            sources[f"src{k}_{_sanitize(path.name)}"] = path.read_text()
+            names[f"src{k}_{verilog_identifier(path.name)}"] = str(path)
+            sources[f"src{k}_{verilog_identifier(path.name)}"] = path.read_text()
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"Verilog file {str(path)!r} cannot be read as text: {e}") from e
     if not sources:
@@ -478,7 +478,9 @@ def module_nets(module):
     return nets
 
 
-def _sanitize(name):
+def verilog_identifier(name):
+    """``name`` (a Yosys cell, module or port name) as a plain Verilog identifier: non-word characters become
+    ``_``, a leading digit gets ``m_``. The simulation netlist and the timing report name blocks this way."""
     name = re.sub(r"\W", "_", name.lstrip("\\"))
     return name if name and not name[0].isdigit() else "m_" + name
 
@@ -529,7 +531,7 @@ class Synthesis:
             out.append((path, module))
             for cname, cell in self.modules[module]["cells"].items():
                 if cell["type"] in self.modules:
-                    walk(path + (_sanitize(cname),), cell["type"])
+                    walk(path + (verilog_identifier(cname),), cell["type"])
 
         walk((), self.top)
         return out
@@ -551,7 +553,7 @@ class Synthesis:
             for cname, cell in self.modules[module]["cells"].items():
                 if cell["type"] == MEMORY_CELL:
                     p = cell["parameters"]
-                    out.append({"path": path, "instance": _sanitize(cname),
+                    out.append({"path": path, "instance": verilog_identifier(cname),
                                 "name": str(p.get("MEMID", cname)).lstrip("\\"),
                                 "words": _param_int(p["SIZE"]), "width": _param_int(p["WIDTH"]),
                                 "read_ports": _param_int(p["RD_PORTS"]), "write_ports": _param_int(p["WR_PORTS"]),
@@ -601,7 +603,7 @@ class Synthesis:
         return [netlist, cells, mem]
 
     def _module_text(self, name, module, used):
-        mod_name = self.top if name == self.top else _sanitize(name)
+        mod_name = self.top if name == self.top else verilog_identifier(name)
 
         def bit(b):
             return {"0": "1'b0", "1": "1'b1", "x": "1'b0", "z": "1'b0"}[b] if isinstance(b, str) else f"n{b}"
@@ -613,7 +615,7 @@ class Synthesis:
             return "{" + ",\n    ".join(", ".join(items[i:i + 16]) for i in range(0, len(items), 16)) + "}"
 
         nets = module_nets(module)
-        ports = {p: _sanitize(p) for p in module["ports"]}
+        ports = {p: verilog_identifier(p) for p in module["ports"]}
         lines = [f"module {mod_name} ({', '.join(ports.values())});"]
         for p, info in module["ports"].items():
             width = len(info["bits"])
@@ -633,7 +635,7 @@ class Synthesis:
                     lines.append(f"  assign {sel} = {bit(b)};")
         for k, (cname, cell) in enumerate(module["cells"].items()):
             ctype = cell["type"]
-            inst = _sanitize(cname) if ctype in self.modules or ctype == MEMORY_CELL else f"c{k}"
+            inst = verilog_identifier(cname) if ctype in self.modules or ctype == MEMORY_CELL else f"c{k}"
             if ctype == MEMORY_CELL:
                 params = dict(cell["parameters"])
                 params.pop("MEMID", None)
@@ -648,9 +650,9 @@ class Synthesis:
                 continue
             if ctype in self.modules:
                 sub = self.modules[ctype]
-                conns = ", ".join(f".{_sanitize(p)}({vec(bits)})" for p, bits in cell["connections"].items()
+                conns = ", ".join(f".{verilog_identifier(p)}({vec(bits)})" for p, bits in cell["connections"].items()
                                   if p in sub["ports"])
-                lines.append(f"  {_sanitize(ctype)} {inst} ({conns});")
+                lines.append(f"  {verilog_identifier(ctype)} {inst} ({conns});")
                 continue
             used.add(ctype)
             conns = ", ".join(f".{p}({vec(bits)})" for p, bits in cell["connections"].items())

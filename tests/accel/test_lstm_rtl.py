@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from accel.lstm import LSTM
 from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden, random_weights as _random_weights

@@ -11,26 +11,10 @@ from ppa.power import analyze_vcd, net_energies
 from ppa.saif import read_saif, write_saif
 from rtl.liberty import read_liberty
 from rtl.synth import Synthesis
+from tests.hand_liberty import NAND2, library
 
-# Round numbers, so every energy below is arithmetic on the page. V = 1.5 V; no wire-load model.
-_LIB = r"""
-library ("hand") {
-  time_unit : "1ns"; voltage_unit : "1V"; leakage_power_unit : "1nW";
-  capacitive_load_unit(1.0, "pf");
-  operating_conditions ("tt") { voltage : 1.5; }
-  power_lut_template ("p2") { variable_1 : "input_transition_time"; variable_2 : "total_output_net_capacitance";
-    index_1("0.01, 0.1"); index_2("0.0, 0.1"); }
-  cell ("nand2") {
-    area : 4.0; cell_leakage_power : 2.0;
-    pin ("A") { direction : "input"; capacitance : 0.002; }
-    pin ("B") { direction : "input"; capacitance : 0.003; }
-    pin ("Y") { direction : "output"; function : "!(A&B)";
-      internal_power () { related_pin : "A";
-        rise_power ("p2") { values ("0.010, 0.030", "0.010, 0.030"); }
-        fall_power ("p2") { values ("0.006, 0.006", "0.006, 0.006"); } } }
-  }
-}
-"""
+# Round numbers (tests/hand_liberty.py), so every energy below is arithmetic on the page.
+_LIB = library("hand", NAND2)
 
 # top(clk, a, b, y): n4 = !(a & b) (c0), y = n5 = !(n4 & b) (c1); clk (n1) feeds no cell
 _NETLIST = {"modules": {"top": {
@@ -211,19 +195,13 @@ endmodule
 """
 
 
-def test_free_running_counter_toggles_are_exact(tmp_path):
+def test_free_running_counter_toggles_are_exact(tools, tmp_path):
     """An 8-bit counter synthesized to sky130, simulated at gate level: bit k of its register toggles
     exactly floor(C / 2**k) times in C increments, and nothing else in the design is counted twice."""
-    from amaranth.hdl import Module, Signal
+    from amaranth.hdl import Module
     from amaranth.lib import wiring
     from amaranth.lib.wiring import Out
-    from rtl.liberty import default_liberty
-    from rtl.synth import synthesize, find_yosys, ToolNotFound
-    try:
-        find_yosys()
-        liberty = default_liberty("sky130")
-    except (ToolNotFound, FileNotFoundError) as e:
-        pytest.skip(str(e))
+    from rtl.synth import synthesize
     if shutil.which("iverilog") is None:
         pytest.skip("Icarus not found; install it with: apt-get install -y iverilog")
 
@@ -235,7 +213,7 @@ def test_free_running_counter_toggles_are_exact(tmp_path):
             m.d.sync += self.count.eq(self.count + 1)
             return m
 
-    synth = synthesize(Counter(), liberty, top="top")
+    synth = synthesize(Counter(), tools, top="top")
     paths = synth.write_sim_netlist(tmp_path)
     cycles = 300
     (tmp_path / "tb.v").write_text(_COUNTER_TB.format(msb=7, cycles=cycles))

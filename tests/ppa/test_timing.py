@@ -15,26 +15,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ppa.timing import STA_HINT, analyze_netlist, analyze_timing, write_sdc
-from rtl.liberty import default_liberty, liberty_groups
-from rtl.synth import YOSYS_HINT, synthesize
+from rtl.liberty import liberty_groups
+from rtl.synth import synthesize
 
 INV, BUF, DFF = "sky130_fd_sc_hd__inv_1", "sky130_fd_sc_hd__buf_1", "sky130_fd_sc_hd__dfxtp_1"
 
 
 @pytest.fixture(scope="module")
-def sky130():
+def sky130(sky130):
+    """The shared sky130 fixture, with OpenSTA on the path (or a skip with its install command)."""
     if shutil.which("sta") is None:
         pytest.skip(f"OpenSTA not found; install it with: {STA_HINT}")
-    try:
-        return default_liberty("sky130")
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-
-
-@pytest.fixture(scope="module")
-def tools(sky130):
-    if shutil.which("yosys") is None:
-        pytest.skip(f"Yosys not found; install it with: {YOSYS_HINT}")
     return sky130
 
 

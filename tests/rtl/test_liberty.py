@@ -3,24 +3,9 @@ import gzip
 import pytest
 
 from rtl.liberty import read_liberty, prepared_copy, cell_models, verilog_expr, LibertyError
+from tests.hand_liberty import NAND2, library
 
-_LIB = r"""
-library ("tiny") {
-  time_unit : "1ns"; voltage_unit : "1V"; leakage_power_unit : "1nW";
-  capacitive_load_unit(1.0, "pf");
-  operating_conditions ("tt") { voltage : 1.5; }
-  power_lut_template ("p2") { variable_1 : "input_transition_time"; variable_2 : "total_output_net_capacitance";
-    index_1("0.01, 0.1"); index_2("0.0, 0.1"); }
-  cell ("nand2") {
-    area : 4.0; cell_leakage_power : 2.0;
-    pin ("A") { direction : "input"; capacitance : 0.002; }
-    pin ("B") { direction : "input"; capacitance : 0.003; }
-    pin ("Y") { direction : "output"; function : "!(A&B)";
-      internal_power () { related_pin : "A";
-        rise_power ("p2") { values ("0.010, 0.030", "0.010, 0.030"); }
-        fall_power ("p2") { values ("0.006, 0.006", \
-                                    "0.006, 0.006"); } } }
-  }
+_LIB = library("tiny", NAND2, r"""
   cell ("dff") {
     area : 20.0;
     leakage_power () { value : 1.0; when : "D"; }
@@ -33,8 +18,7 @@ library ("tiny") {
     pin ("Q") { direction : "output"; function : "IQ"; }
   }
   cell ("sky130_fd_sc_hd__lpflow_bleeder_1") { area : 1.0; }
-}
-"""
+""")
 
 
 @pytest.fixture

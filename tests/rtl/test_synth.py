@@ -1,8 +1,6 @@
 """Timing-driven synthesis: the script ABC gets, the driving cell found by function, structural Verilog,
 memory modes and a cache that never mixes clock targets, memory modes or method versions."""
 
-import shutil
-
 import pytest
 from amaranth import Module
 from amaranth.lib import wiring
@@ -11,22 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl import synth as synth_mod
 from rtl.liberty import default_liberty
-from rtl.synth import MIN_DELAY_TARGET_PS, YOSYS_HINT, library_timing, synthesize, _rename_memories
-
-
-@pytest.fixture(scope="module")
-def sky130():
-    try:
-        return default_liberty("sky130")
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-
-
-@pytest.fixture(scope="module")
-def tools(sky130):
-    if shutil.which("yosys") is None:
-        pytest.skip(f"Yosys not found; install it with: {YOSYS_HINT}")
-    return sky130
+from rtl.synth import MIN_DELAY_TARGET_PS, library_timing, synthesize, _rename_memories
 
 
 class Add(wiring.Component):
