@@ -3,16 +3,23 @@
 from dataclasses import dataclass
 
 from quant import FixedFormat, PWLActivation
-from ._config import ConfigMixin, check_choice
+from ._config import ConfigMixin, check_choice, check_int
 
-__all__ = ["ActivationConfig", "activation_model", "ACTIVATION_LATENCY"]
+__all__ = ["ActivationConfig", "activation_model", "ACTIVATION_LATENCY", "MAX_SEGMENTS"]
 
 ACTIVATION_LATENCY = 1
+
+
+#: Most linear segments a PWL unit has (its segment table is a ROM of this many entries).
+MAX_SEGMENTS = 4096
 
 
 @dataclass(frozen=True)
 class ActivationConfig(ConfigMixin):
     """A hardware sigmoid or tanh between two fixed-point formats (see quant.activations)."""
+
+    #: The values each choice field accepts (the CLI lists them).
+    CHOICES = {"fn": ("sigmoid", "tanh")}
 
     fn: str = "sigmoid"
     in_fmt: FixedFormat = FixedFormat(16, 12)
@@ -22,7 +29,8 @@ class ActivationConfig(ConfigMixin):
 
     def __post_init__(self):
         self._coerce_formats()
-        check_choice("fn", self.fn, ("sigmoid", "tanh"))
+        check_choice("fn", self.fn, self.CHOICES["fn"])
+        check_int("segments", self.segments, 1, MAX_SEGMENTS)
         self.pwl  # validates the rest
 
     @property

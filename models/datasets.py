@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from quant.errors import BadInput
+
 __all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist", "read_idx", "resolve_data_dir",
            "sample_order", "DATASETS", "DIGITS_TRAIN"]
 
@@ -43,6 +45,9 @@ def resolve_data_dir(data_dir=None):
         raise FileNotFoundError("no data directory: pass --data-dir DIR or set BITFORGE_DATA=DIR "
                                 "(on these machines: ../shared/data)")
     path = Path(chosen)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"data directory {str(path)!r} is a file, not a directory; pass --data-dir DIR "
+                       f"or set BITFORGE_DATA=DIR")
     if not path.is_dir():
         raise FileNotFoundError(f"data directory {str(path)!r} does not exist; pass --data-dir DIR "
                                 f"or set BITFORGE_DATA=DIR")
@@ -58,28 +63,34 @@ def load_digits():
     return Dataset("digits", x[:DIGITS_TRAIN], y[:DIGITS_TRAIN], x[DIGITS_TRAIN:], y[DIGITS_TRAIN:])
 
 
+#: Largest IDX file read (after decompression): bounded before reading, so a bomb stops at this size.
+MAX_IDX_BYTES = 64 << 20
+
+
 def read_idx(path):
     """Read an IDX file (gzipped or raw) into a uint8 array, checking magic number and size."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{path}: cannot read IDX file ({e})") from e
+            data = f.read(MAX_IDX_BYTES + 1)
+    except Exception as e:  # OSError, EOFError, zlib.error: unreadable, truncated or corrupt
+        raise BadInput(f"{path}: cannot read IDX file ({type(e).__name__}: {e})") from None
+    if len(data) > MAX_IDX_BYTES:
+        raise BadInput(f"{path}: IDX file larger than {MAX_IDX_BYTES:,} bytes; MNIST's largest is 47,040,016")
     if len(data) < 8:
-        raise ValueError(f"{path}: truncated IDX header ({len(data)} bytes)")
+        raise BadInput(f"{path}: truncated IDX header ({len(data)} bytes)")
     magic = int.from_bytes(data[:4], "big")
     if magic not in _IDX_MAGIC:
-        raise ValueError(f"{path}: bad IDX magic number {magic}, expected 2049 (labels) or 2051 (images)")
+        raise BadInput(f"{path}: bad IDX magic number {magic}, expected 2049 (labels) or 2051 (images)")
     ndim = _IDX_MAGIC[magic]
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{path}: truncated IDX header")
+        raise BadInput(f"{path}: truncated IDX header")
     dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
     expected = int(np.prod(dims))
     if len(data) - header != expected:
-        raise ValueError(f"{path}: IDX data holds {len(data) - header} bytes, expected {expected} "
+        raise BadInput(f"{path}: IDX data holds {len(data) - header} bytes, expected {expected} "
                          f"for shape {tuple(dims)} (truncated or corrupt)")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
@@ -100,11 +111,11 @@ def load_mnist(data_dir=None):
         images = read_idx(_find(directory, f"{prefix}-images-idx3-ubyte"))
         labels = read_idx(_find(directory, f"{prefix}-labels-idx1-ubyte"))
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] != count:
-            raise ValueError(f"MNIST {split} images must be ({count}, 28, 28), not {images.shape}")
+            raise BadInput(f"MNIST {split} images must be ({count}, 28, 28), not {images.shape}")
         if labels.shape != (count,):
-            raise ValueError(f"MNIST {split} labels must be ({count},), not {labels.shape}")
+            raise BadInput(f"MNIST {split} labels must be ({count},), not {labels.shape}")
         if labels.max() > 9:
-            raise ValueError(f"MNIST {split} labels must be 0..9, found {int(labels.max())}")
+            raise BadInput(f"MNIST {split} labels must be 0..9, found {int(labels.max())}")
         parts[split] = (images.reshape(count, 784).astype(np.float64) / 256.0, labels.astype(np.int64))
     return Dataset("mnist", *parts["train"], *parts["test"])
 
@@ -114,7 +125,7 @@ def load_dataset(name, data_dir=None):
         return load_digits()
     if name == "mnist":
         return load_mnist(data_dir)
-    raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
+    raise BadInput(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
 
 
 def sample_order(n, steps, *, seed=0, shuffle=True, start=0):

@@ -42,11 +42,11 @@ The output layer runs on the host in float64 on the dequantized ``h``.
 from dataclasses import dataclass
 import io
 import math
-import zipfile
 
 import numpy as np
 
-from quant.fsio import atomic_write_bytes
+from quant.errors import BadInput
+from quant.fsio import atomic_write_bytes, read_npz
 from quant import FixedFormat, quantize, dequantize, requantize
 from quant import activations
 from ._config import ConfigMixin, check_int, check_choice
@@ -156,26 +156,23 @@ class LSTMWeights:
     def load(cls, path):
         """Read and validate a contract ``.npz``; any deviation is a ValueError naming it."""
         name = str(path)
-        try:
-            with open(path, "rb") as fh:
-                with np.load(fh, allow_pickle=False) as data:
-                    keys = set(data.files)
-                    missing = [k for k in _KEYS if k not in keys]
-                    extra = sorted(keys - set(_KEYS))
-                    arrays = {k: data[k] for k in _KEYS} if not missing and not extra else None
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{name} does not exist") from None
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-            raise ValueError(f"{name} is not a readable .npz file ({e})") from None
+        data = read_npz(path, "LSTM weights")
+        keys = set(data)
+        missing = [k for k in _KEYS if k not in keys]
+        extra = sorted(keys - set(_KEYS))
+        arrays = {k: data[k] for k in _KEYS} if not missing and not extra else None
         if missing:
-            raise ValueError(f"{name} lacks {', '.join(missing)}; an LSTM export has exactly {', '.join(_KEYS)}")
+            raise BadInput(f"{name} lacks {', '.join(missing)}; an LSTM export has exactly {', '.join(_KEYS)}")
         if extra:
-            raise ValueError(f"{name} has unexpected arrays {', '.join(extra)}; an LSTM export has exactly "
+            raise BadInput(f"{name} has unexpected arrays {', '.join(extra)}; an LSTM export has exactly "
                              f"{', '.join(_KEYS)}")
         mode = arrays.pop("mode")
         if mode.shape != () or mode.dtype.kind != "U":
-            raise ValueError(f"{name}: `mode` must be a string, not {mode.dtype} with shape {mode.shape}")
-        return cls(mode=str(mode), source=name, **arrays)
+            raise BadInput(f"{name}: `mode` must be a string, not {mode.dtype} with shape {mode.shape}")
+        try:
+            return cls(mode=str(mode), source=name, **arrays)
+        except (TypeError, ValueError) as e:
+            raise BadInput(f"{name}: {str(e).splitlines()[0]}") from None
 
 
 def random_weights(cfg, rng, classes=10):
@@ -242,6 +239,9 @@ class LSTMConfig(ConfigMixin):
         where 32 let the error grow to 0.04 over 8 steps).
     """
 
+    #: The values each choice field accepts (the CLI lists them).
+    CHOICES = {"mode": MODES}
+
     input_size: int = 8
     hidden: int = 32
     mode: str = "ternary"
@@ -265,6 +265,12 @@ class LSTMConfig(ConfigMixin):
         check_choice("mode", self.mode, MODES)
         check_int("lanes", self.lanes, 1, 1024)
         check_int("inputs_per_cycle", self.inputs_per_cycle, 1, 1024)
+        if self.lanes > self.hidden:
+            raise ValueError(f"`lanes` must be at most `hidden` ({self.hidden}): each lane computes one hidden unit, "
+                             f"not {self.lanes}")
+        if self.inputs_per_cycle > max(self.input_size, self.hidden):
+            raise ValueError(f"`inputs_per_cycle` must be at most the larger of `input_size` and `hidden` "
+                             f"({max(self.input_size, self.hidden)}): it chunks x and h, not {self.inputs_per_cycle}")
         for name in ("x_fmt", "h_fmt", "c_fmt", "pre_fmt", "act_fmt", "s_fmt"):
             if not getattr(self, name).signed:
                 raise ValueError(f"`{name}` must be signed, not {getattr(self, name)}")

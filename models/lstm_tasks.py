@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from quant.errors import BadInput
+
 from .datasets import load_digits, load_mnist, resolve_data_dir
 
 __all__ = ["TASKS", "ClassifyTask", "CharTask", "load_task", "read_ptb_chars", "DIGITS_VALID"]
@@ -91,13 +93,22 @@ def _mnist(per_step, data_dir):
                         seq(d.x_test), d.y_test)
 
 
+#: Largest character file read.
+MAX_TEXT_BYTES = 64 << 20
+
+
 def read_ptb_chars(path):
     """The characters of one PTB character file: the separating spaces dropped, newlines kept."""
-    text = path.read_text(encoding="ascii")
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise BadInput(f"{path} is larger than {MAX_TEXT_BYTES:,} bytes; PTB's largest character file is about 5 MB")
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: byte {e.start} is not ASCII; expected PTB's character text") from None
     for number, line in enumerate(text.split("\n"), 1):
         if any(len(c) > 1 for c in line.split(" ")):
             bad = next(c for c in line.split(" ") if len(c) > 1)
-            raise ValueError(f"{path}:{number}: expected single characters separated by spaces, got {bad!r}")
+            raise BadInput(f"{path}:{number}: expected single characters separated by spaces, got {bad!r}")
     return text.replace(" ", "")
 
 
@@ -116,7 +127,7 @@ def _ptb_char(data_dir):
     for split, text in texts.items():
         unknown = set(text) - set(vocab)
         if unknown:
-            raise ValueError(f"ptb.char.{split}.txt has characters not in the training text: {sorted(unknown)}")
+            raise BadInput(f"ptb.char.{split}.txt has characters not in the training text: {sorted(unknown)}")
         encoded[split] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     lut = np.zeros(256, dtype=np.int64)
     for c, i in index.items():
@@ -136,4 +147,4 @@ def load_task(name, data_dir=None):
         return _mnist(1, data_dir)
     if name == "ptb-char":
         return _ptb_char(data_dir)
-    raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
+    raise BadInput(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from quant.errors import BadInput
 from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
 from ._config import ConfigMixin, check_int, check_choice
 from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, fold
@@ -177,6 +178,27 @@ def _plot(path, epochs, values, ylabel, title):
     atomic_write_bytes(path, buf.getvalue())
 
 
+_CHECKPOINT_KEYS = ("run_key", "model", "optimizer", "quant_gen", "state")
+
+
+def _load_checkpoint(path):
+    """A checkpoint written by ``train_lstm``, read with torch's tensors-only loader (no code in a checkpoint
+    ever runs); anything else is one line naming the file."""
+    import pickle
+    import zipfile
+    try:
+        ck = torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+            KeyError, AttributeError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BadInput(f"{path} is not a readable bitforge checkpoint ({reason[:200]}); delete it to start over, "
+                       f"or choose another --out") from None
+    if not isinstance(ck, dict) or any(k not in ck for k in _CHECKPOINT_KEYS):
+        raise BadInput(f"{path} is not a bitforge checkpoint (expected the keys {', '.join(_CHECKPOINT_KEYS)}); "
+                       f"delete it to start over, or choose another --out")
+    return ck
+
+
 def _torch_bytes(obj):
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -210,7 +232,7 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
              "carry": None, "loss_sum": 0.0, "loss_count": 0}
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = _load_checkpoint(ckpt_path)
         if ck["run_key"] != run_key:
             raise ValueError(f"{ckpt_path} belongs to a different run ({ck['run_key']}); "
                              f"use another --out or delete it")

@@ -21,6 +21,9 @@ class MulRoundConfig(ConfigMixin):
     one draw per valid input (quant.lfsr).
     """
 
+    #: The values each choice field accepts (the CLI lists them).
+    CHOICES = {"rounding": ROUNDING_MODES, "overflow": OVERFLOW_MODES}
+
     a_fmt: FixedFormat = FixedFormat(8, 4)
     b_fmt: FixedFormat = FixedFormat(8, 4)
     out_fmt: FixedFormat = FixedFormat(8, 4)

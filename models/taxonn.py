@@ -109,6 +109,10 @@ class TaxoNNConfig(ConfigMixin):
         back-propagation overlapped with the update; see `schedule`).
     """
 
+    #: The values each choice field accepts (the CLI lists them).
+    CHOICES = {"hidden_activation": ("relu", "sigmoid"), "output": ("sigmoid", "linear"),
+                "rounding": ("nearest", "stochastic"), "multipliers": ("shared", "dedicated")}
+
     layers: tuple = (64, 32, 10)
     pes: int = 4
     hidden_activation: str = "relu"
@@ -133,10 +137,10 @@ class TaxoNNConfig(ConfigMixin):
         for n in self.layers:
             check_int("layer size", n, 1, 65536)
         check_int("pes", self.pes, 1, 256)
-        check_choice("hidden_activation", self.hidden_activation, ("relu", "sigmoid"))
-        check_choice("output", self.output, ("sigmoid", "linear"))
-        check_choice("rounding", self.rounding, ("nearest", "stochastic"))
-        check_choice("multipliers", self.multipliers, ("shared", "dedicated"))
+        check_choice("hidden_activation", self.hidden_activation, self.CHOICES["hidden_activation"])
+        check_choice("output", self.output, self.CHOICES["output"])
+        check_choice("rounding", self.rounding, self.CHOICES["rounding"])
+        check_choice("multipliers", self.multipliers, self.CHOICES["multipliers"])
         check_int("lr_shift", self.lr_shift, 0, 32)
         check_int("lfsr_seed", self.lfsr_seed, 0, 2**32 - 1)
         check_int("init_seed", self.init_seed, 0, 2**32 - 1)

@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
+from quant.errors import BadInput
+from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir, read_npz
 from quant import dequantize
 from .datasets import sample_order
 from .taxonn import TaxoNNConfig, TaxoNNGolden, init_params, schedule
@@ -39,23 +40,39 @@ def save_params_npz(path, cfg, params):
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _read_checkpoint(path, cfg):
+    """A checkpoint written by ``train_taxonn``: every key present (else one line naming the file)."""
+    ck = read_npz(path, "checkpoint")
+    need = ["run_key", "step", "wall_s", "history", "lfsr"] + [f"{p}{l}" for l in range(cfg.n_layers) for p in "Wb"]
+    missing = [k for k in need if k not in ck]
+    if missing:
+        raise BadInput(f"checkpoint {str(path)!r} lacks {', '.join(missing)}; delete it to start over, or choose "
+                       f"another --out")
+    for l in range(cfg.n_layers):
+        shape = (cfg.layers[l + 1], cfg.layers[l])
+        if ck[f"W{l}"].shape != shape or ck[f"b{l}"].shape != shape[:1]:
+            raise BadInput(f"checkpoint {str(path)!r}: W{l} must be {shape} and b{l} ({shape[0]},), not "
+                           f"{ck[f'W{l}'].shape} and {ck[f'b{l}'].shape}; delete it to start over")
+    return ck
+
+
 def load_params_npz(path, cfg):
     """Read a `save_params_npz` file back into codes, checking keys and shapes."""
     from quant import quantize
-    with np.load(path) as data:
-        params = []
-        for l in range(1, cfg.n_layers + 1):
-            for key in (f"W{l}", f"b{l}"):
-                if key not in data:
-                    raise ValueError(f"{path}: missing key {key!r} (expected W1, b1, ..., W{cfg.n_layers}, b{cfg.n_layers})")
-            w, b = data[f"W{l}"], data[f"b{l}"]
-            shape = (cfg.layers[l], cfg.layers[l - 1])
-            if w.shape != shape or b.shape != shape[:1]:
-                raise ValueError(f"{path}: W{l} must be {shape} and b{l} ({shape[0]},), not {w.shape} and {b.shape}")
-            wq, bq = quantize(w, cfg.w_fmt), quantize(b, cfg.w_fmt)
-            if not (np.array_equal(dequantize(wq, cfg.w_fmt), w) and np.array_equal(dequantize(bq, cfg.w_fmt), b)):
-                raise ValueError(f"{path}: layer {l} values are not codes of {cfg.w_fmt}")
-            params.append((wq, bq))
+    data = read_npz(path, "weights")
+    params = []
+    for l in range(1, cfg.n_layers + 1):
+        for key in (f"W{l}", f"b{l}"):
+            if key not in data:
+                raise BadInput(f"{path}: missing key {key!r} (expected W1, b1, ..., W{cfg.n_layers}, b{cfg.n_layers})")
+        w, b = data[f"W{l}"], data[f"b{l}"]
+        shape = (cfg.layers[l], cfg.layers[l - 1])
+        if w.shape != shape or b.shape != shape[:1]:
+            raise BadInput(f"{path}: W{l} must be {shape} and b{l} ({shape[0]},), not {w.shape} and {b.shape}")
+        wq, bq = quantize(w, cfg.w_fmt), quantize(b, cfg.w_fmt)
+        if not (np.array_equal(dequantize(wq, cfg.w_fmt), w) and np.array_equal(dequantize(bq, cfg.w_fmt), b)):
+            raise BadInput(f"{path}: layer {l} values are not codes of {cfg.w_fmt}")
+        params.append((wq, bq))
     return params
 
 
@@ -88,17 +105,22 @@ def _plot_curve(path, history, float_reference):
 
 
 def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=True, seed=0,
-                 float_reference=False, engine="golden", progress=True, on_step=None):
-    """Train, checkpoint every epoch, resume from a checkpoint in ``out_dir``; return the metrics."""
+                 float_reference=False, engine="golden", progress=True, on_step=None, checkpoint_every=2000):
+    """Train, checkpoint at every epoch's end and every ``checkpoint_every`` steps, resume from a checkpoint in
+    ``out_dir``; return the metrics."""
     if not isinstance(cfg, TaxoNNConfig):
         raise TypeError(f"`cfg` must be a TaxoNNConfig, not {cfg!r}")
     if dataset.features != cfg.layers[0] or cfg.layers[-1] != dataset.classes:
-        raise ValueError(f"layers {','.join(map(str, cfg.layers))} do not fit {dataset.name}: "
+        raise BadInput(f"layers {','.join(map(str, cfg.layers))} do not fit {dataset.name}: "
                          f"it needs {dataset.features} inputs and {dataset.classes} outputs")
     if engine not in ("golden", "torch"):
-        raise ValueError(f"`engine` must be golden or torch, not {engine!r}")
+        raise BadInput(f"`engine` must be golden or torch, not {engine!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be a positive integer, not {epochs!r}")
+        raise BadInput(f"`epochs` must be a positive integer, not {epochs!r}")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise BadInput(f"`max_steps` must be a positive integer, not {max_steps!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise BadInput(f"`checkpoint_every` must be a positive integer, not {checkpoint_every!r}")
     out = ensure_dir(out_dir)
     n = len(dataset.x_train)
     total = epochs * n if max_steps is None else min(epochs * n, max_steps)
@@ -117,29 +139,32 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
         from .taxonn_torch import FloatMLP
         ref = FloatMLP(cfg, init)
     history, step, wall_before = [], 0, 0.0
+    partial = {"start": 0, "correct": 0}  # the epoch in progress: its first step, its correct predictions
 
     ckpt_path = out / "checkpoint.npz"
     if ckpt_path.exists():
-        with np.load(ckpt_path) as ck:
-            if str(ck["run_key"]) != run_key:
-                raise ValueError(f"{ckpt_path} belongs to a different run; use another --out or delete it")
-            step = int(ck["step"])
-            wall_before = float(ck["wall_s"])
-            params = [(ck[f"W{l}"], ck[f"b{l}"]) for l in range(cfg.n_layers)]
-            history = json.loads(str(ck["history"]))
-            golden = TaxoNNGolden(cfg, params)
-            golden.bank.state = ck["lfsr"].astype(np.uint64)
-            trainer = golden
-            if engine == "torch":
-                from .taxonn_torch import TaxoNNTorch
-                trainer = TaxoNNTorch(cfg, params)
-                trainer.bank.state = golden.bank.state.copy()
-            if ref is not None:
-                import torch
-                with torch.no_grad():
-                    for l in range(cfg.n_layers):
-                        ref.weights[l].copy_(torch.as_tensor(ck[f"fW{l}"]))
-                        ref.biases[l].copy_(torch.as_tensor(ck[f"fb{l}"]))
+        ck = _read_checkpoint(ckpt_path, cfg)
+        if str(ck["run_key"]) != run_key:
+            raise BadInput(f"{ckpt_path} belongs to a different run; use another --out or delete it")
+        step = int(ck["step"])
+        partial = {"start": int(ck["epoch_start"]) if "epoch_start" in ck else step,
+                   "correct": int(ck["epoch_correct"]) if "epoch_correct" in ck else 0}
+        wall_before = float(ck["wall_s"])
+        params = [(ck[f"W{l}"], ck[f"b{l}"]) for l in range(cfg.n_layers)]
+        history = json.loads(str(ck["history"]))
+        golden = TaxoNNGolden(cfg, params)
+        golden.bank.state = ck["lfsr"].astype(np.uint64)
+        trainer = golden
+        if engine == "torch":
+            from .taxonn_torch import TaxoNNTorch
+            trainer = TaxoNNTorch(cfg, params)
+            trainer.bank.state = golden.bank.state.copy()
+        if ref is not None:
+            import torch
+            with torch.no_grad():
+                for l in range(cfg.n_layers):
+                    ref.weights[l].copy_(torch.as_tensor(ck[f"fW{l}"]))
+                    ref.biases[l].copy_(torch.as_tensor(ck[f"fb{l}"]))
 
     def params_now():
         return trainer.codes() if engine == "torch" else golden.params
@@ -147,7 +172,8 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
     def save_checkpoint():
         state = {"run_key": np.array(run_key), "step": np.array(step),
                  "wall_s": np.array(wall_before + time.monotonic() - t0),
-                 "history": np.array(json.dumps(history)), "lfsr": trainer.bank.state}
+                 "history": np.array(json.dumps(history)), "lfsr": trainer.bank.state,
+                 "epoch_start": np.array(partial["start"]), "epoch_correct": np.array(partial["correct"])}
         for l, (w, b) in enumerate(params_now()):
             state[f"W{l}"], state[f"b{l}"] = w, b
         if ref is not None:
@@ -162,28 +188,32 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
                desc=f"train taxonn {dataset.name}", mininterval=1.0)
     while step < total:
         epoch_end = min((step // n + 1) * n, total)
-        epoch_start, correct = step, 0
+        if partial["start"] != step and step % n == 0:  # a new epoch (not one resumed in its middle)
+            partial = {"start": step, "correct": 0}
         for i in sample_order(n, epoch_end - step, seed=seed, shuffle=shuffle, start=step):
             x, y = dataset.x_train[i], dataset.y_train[i]
             result = trainer.step(x, y)
             outputs = result.outputs if engine == "golden" else result.numpy()
             pred = int(np.argmax(outputs))
-            correct += pred == int(y)
+            partial["correct"] += int(pred == int(y))
             if ref is not None:
                 ref.step(x, y)
             step += 1
             bar.update(1)
             if on_step is not None:
                 on_step(step)
+            if step % checkpoint_every == 0 and step < epoch_end:
+                save_checkpoint()
         if engine == "torch":
             golden = TaxoNNGolden(cfg, trainer.codes())
         entry = {"epoch": round(step / n, 4), "step": step,
-                 "train_accuracy": correct / (step - epoch_start),
+                 "train_accuracy": partial["correct"] / (step - partial["start"]),
                  "test_accuracy": golden.accuracy(dataset.x_test, dataset.y_test)}
         if ref is not None:
             entry["float_test_accuracy"] = ref.accuracy(dataset.x_test, dataset.y_test)
         history.append(entry)
         bar.set_postfix(test_acc=f"{entry['test_accuracy']:.4f}")
+        partial = {"start": step, "correct": 0}
         save_checkpoint()
     bar.close()
 

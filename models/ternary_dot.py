@@ -22,6 +22,9 @@ class TernaryDotConfig(ConfigMixin):
     wide enough for any sum: `out_fmt`.
     """
 
+    #: The values each choice field accepts (the CLI lists them).
+    CHOICES = {"mode": ("ternary", "binary")}
+
     k: int = 8
     x_fmt: FixedFormat = FixedFormat(8, 0)
     mode: str = "ternary"
@@ -29,7 +32,7 @@ class TernaryDotConfig(ConfigMixin):
     def __post_init__(self):
         self._coerce_formats()
         check_int("k", self.k, 1, 256)
-        check_choice("mode", self.mode, ("ternary", "binary"))
+        check_choice("mode", self.mode, self.CHOICES["mode"])
         if not self.x_fmt.signed:
             raise ValueError(f"`x_fmt` must be signed, not {self.x_fmt}")
         if self.out_fmt.total > 48:

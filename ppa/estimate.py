@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quant.errors import BadInput, VerificationError
 from quant.fsio import atomic_write_json
 from rtl.liberty import read_liberty
 from rtl.synth import synthesize
@@ -38,7 +39,7 @@ _LABELS = (("pe_", "PE array (multipliers)"), ("adder_tree", "adder trees"), ("t
 MEMORIES = "memories (SRAM macros)"
 
 
-class TimingNotMet(ValueError):
+class TimingNotMet(BadInput):
     """A clock above the design's fmax was required (``require_timing``)."""
 
 
@@ -80,7 +81,7 @@ def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=Fal
         result, report = run_job(paths, workload.job, out, sim=sim, test_module=workload.test_module,
                                  name="gate-level", waves=True, dump_scopes=scopes)
         if not result.passed or report.get("mismatches"):
-            raise RuntimeError(f"the gate-level netlist disagrees with the golden model: "
+            raise VerificationError(f"the gate-level netlist disagrees with the golden model: "
                                f"{report.get('first_mismatch')} ({result.summary()})")
         return Path(result.build_dir) / "dump.vcd", None
 

@@ -3,6 +3,7 @@
 NumPy only at import time; `quant.ste` holds the torch autograd wrappers.
 """
 
+from .errors import BadInput, BadType, VerificationError
 from .formats import FixedFormat, MAX_TOTAL_BITS, OVERFLOW_MODES
 from .rounding import ROUNDING_MODES, RAND_BITS, check_rounding, shift_round
 from .lfsr import LFSRBank, lane_seed, POLY_MASK, LFSR_WIDTH, STEPS_PER_DRAW
@@ -14,6 +15,7 @@ from .packing import (PACKING_MODES, pack, unpack, to_readmemh, from_readmemh,
 from .activations import PWLActivation, sigmoid, tanh
 
 __all__ = [
+    "BadInput", "BadType", "VerificationError",
     "FixedFormat", "MAX_TOTAL_BITS", "OVERFLOW_MODES",
     "ROUNDING_MODES", "RAND_BITS", "check_rounding", "shift_round",
     "LFSRBank", "lane_seed", "POLY_MASK", "LFSR_WIDTH", "STEPS_PER_DRAW",

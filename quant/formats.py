@@ -17,7 +17,7 @@ MAX_TOTAL_BITS = 48
 #: ``total`` bits (two's complement wrap-around, what an unchecked register does).
 OVERFLOW_MODES = ("saturate", "wrap")
 
-_FORMAT_RE = re.compile(r"^(u?)(\d+)\.(\d+)$")
+_FORMAT_RE = re.compile(r"^(u?)([0-9]+)\.([0-9]+)$")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""File output every layer shares: atomic writes and the build directory.
+"""Files every layer shares: atomic writes, the build directory, and the one .npz reader (no pickles).
 
 Atomic: write to a temporary file beside the target, then rename, so a killed
 run never leaves a half-written artifact under its final name. It lives in the
@@ -10,7 +10,13 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir", "default_build_root"]
+from .errors import BadInput
+
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir", "default_build_root",
+           "read_npz", "MAX_NPZ_BYTES"]
+
+#: Largest total of arrays ``read_npz`` expands (checked from the archive's directory before reading).
+MAX_NPZ_BYTES = 4 << 30
 
 
 def default_build_root():
@@ -57,3 +63,49 @@ def atomic_write_text(path, text):
 
 def atomic_write_json(path, obj):
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_npz(path, what="file"):
+    """Every array of the ``.npz`` archive ``path``, as a dict; never unpickles.
+
+    Anything that is not such an archive (missing, a directory, a .npy or text file, truncated, corrupt,
+    holding pickled objects, expanding past ``MAX_NPZ_BYTES``) raises ``BadInput`` naming ``what`` and the file.
+    """
+    import zipfile
+    import numpy as np
+    name = f"{what} {str(path)!r}"
+    path = Path(path)
+    if not path.exists():
+        raise BadInput(f"{name} does not exist")
+    if not path.is_file():
+        raise BadInput(f"{name} is not a file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as e:
+        raise BadInput(f"{name} cannot be read: {e.strerror}") from None
+    if head.startswith(b"\x93NUMPY"):
+        raise BadInput(f"{name} is a single .npy array, not an .npz archive")
+    if not head.startswith(b"PK"):
+        raise BadInput(f"{name} is not an .npz archive (it does not start like a zip file)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            size = sum(i.file_size for i in z.infolist())
+        if size > MAX_NPZ_BYTES:
+            raise BadInput(f"{name} expands to {size:,} bytes; at most {MAX_NPZ_BYTES:,} are read")
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except BadInput:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "pickle" in str(e).lower():
+            raise BadInput(f"{name} holds pickled objects; bitforge reads plain numeric and string arrays only") \
+                from None
+        raise BadInput(f"{name} is not a readable .npz archive ({_reason(e)})") from None
+    except Exception as e:  # zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError: a damaged archive
+        raise BadInput(f"{name} is not a readable .npz archive ({type(e).__name__}: {_reason(e)})") from None
+
+
+def _reason(e):
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:200]

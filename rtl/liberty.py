@@ -18,8 +18,11 @@ import hashlib
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from quant.errors import BadInput
 
 __all__ = ["Library", "Cell", "read_liberty", "liberty_groups", "table_templates", "table_value", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "DONT_USE",
            "LibertyError", "default_liberty", "PDK_HINT"]
@@ -36,7 +39,7 @@ _DEFAULTS = {"sky130": "sky130hd/sky130hd_tt.lib.gz",
              "ihp": "ihp-sg13g2/sg13g2_stdcell_typ_1p20V_25C.lib.gz"}
 
 
-class LibertyError(ValueError):
+class LibertyError(BadInput):
     """A Liberty file that cannot be read or lacks what an estimate needs."""
 
 
@@ -77,8 +80,8 @@ def _read_text(path):
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise LibertyError(f"liberty file {path} is a corrupt gzip file: {e}") from e
+        except (OSError, EOFError, zlib.error) as e:
+            raise LibertyError(f"liberty file {path} is a corrupt gzip file: {e}") from None
     text = raw.decode("latin-1")
     text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
     return text.replace("\\\n", " ").replace("\\\r\n", " ")
@@ -451,7 +454,13 @@ def read_liberty(path):
             return Library.from_json(json.loads(cache.read_text()))
         except (ValueError, KeyError, TypeError):
             pass
-    lib = _build(_parse(_read_text(path), path), path)
+    try:
+        lib = _build(_parse(_read_text(path), path), path)
+    except LibertyError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, ZeroDivisionError, RecursionError) as e:
+        raise LibertyError(f"liberty file {path} is malformed: {type(e).__name__}: "
+                           f"{(str(e).splitlines() or [''])[0][:200]}") from None
     if not lib.cells:
         raise LibertyError(f"liberty file {path} defines no cells")
     from quant.fsio import atomic_write_text  # a unique temporary: concurrent readers may race here

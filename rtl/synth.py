@@ -40,6 +40,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from quant.errors import BadInput
+
 from .liberty import read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
 
 __all__ = ["find_yosys", "synthesize", "synthesize_verilog", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL", "METHOD_VERSION",
@@ -66,7 +68,7 @@ _MEM_BLACKBOX = "bitforge_mem"
 MEMORY_CELL_PREFIX = "bitforge_mem_"
 
 
-class ToolNotFound(RuntimeError):
+class ToolNotFound(BadInput, RuntimeError):
     """A required external tool is missing; the message says how to install it."""
 
 

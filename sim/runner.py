@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
+from quant.errors import BadInput
 from quant.fsio import default_build_root
 
 __all__ = ["SIMULATORS", "SimulatorNotFound", "VerilogText", "TestResult", "RunResult", "simulator_status",
@@ -35,7 +36,7 @@ INSTALL_HINT = {
 }
 
 
-class SimulatorNotFound(RuntimeError):
+class SimulatorNotFound(BadInput, RuntimeError):
     """The requested simulator is missing; the message says how to install it."""
 
 

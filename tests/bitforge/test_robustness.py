@@ -1,8 +1,11 @@
 """Bad input to every command and loader: one line on stderr naming the problem, exit code 2, no output left."""
 
+import contextlib
 import gc
 import gzip
+import resource
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -36,6 +39,15 @@ def _assert_one_line_error(code, err, *fragments):
         assert f in err, (f, err)
 
 
+@contextlib.contextmanager
+def _bounded(seconds, megabytes):
+    """The block must end within ``seconds`` and grow the peak resident memory by less than ``megabytes``."""
+    before, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
+    yield
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert time.monotonic() - t0 < seconds and grown < megabytes, (time.monotonic() - t0, grown)
+
+
 def _untouched(path):
     return not path.exists() or not any(path.iterdir())
 
@@ -47,7 +59,17 @@ def _untouched(path):
     (["train", "lstm", "--task", "imagenet"], "argument --task: invalid choice: 'imagenet'"),
     (["report", "lstm", "--sim", "modelsim"], "argument --sim: invalid choice: 'modelsim'"),
     (["demo", "--sim", "vcs"], "argument --sim: invalid choice: 'vcs'"),
-    (["train", "taxonn", "--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+    (["train", "taxonn", "--epochs", "two"], "argument --epochs: a positive integer is expected, not 'two'"),
+    (["train", "taxonn", "--epochs", "\u0663"], "argument --epochs: a positive integer is expected, not '\u0663'"),
+    (["train", "taxonn", "--max-steps", "0"], "argument --max-steps: must be at least 1, not 0"),
+    (["generate", "taxonn", "--layers", "64,,10"], "comma-separated integers like 64,32,10 are expected, not '64,,10'"),
+    (["generate", "taxonn", "--rounding", "up"], "argument --rounding: invalid choice: 'up'"),
+    (["simulate", "block", "mulround", "--vectors", "0"], "argument --vectors: must be at least 1, not 0"),
+    (["train", "lstm", "--seed", "-1"], "argument --seed: must be between 0 and 2,147,483,647, not -1"),
+    (["report", "taxonn", "--clock-mhz", "inf"], "argument --clock-mhz: a clock in MHz is expected, not 'inf'"),
+    (["report", "taxonn", "--clock-mhz", "nan"], "argument --clock-mhz: a clock in MHz is expected, not 'nan'"),
+    (["report", "taxonn", "--clock-mhz", "0"], "argument --clock-mhz: must be a finite number above 0.0, not 0"),
+    (["train", "lstm", "--lr", "1e"], "argument --lr: a learning rate is expected, not '1e'"),
     ([], "the following arguments are required: COMMAND"),
 ])
 def test_usage_errors_are_one_line(capsys, tmp_path, argv, fragment):
@@ -65,12 +87,39 @@ def test_usage_errors_are_one_line(capsys, tmp_path, argv, fragment):
     (["generate", "lstm", "--input-size", "8", "--hidden", "0"], "hidden"),
     (["train", "taxonn", "--layers", "10,5,10"], "64"),
     (["simulate", "taxonn", "--samples", "0", "--sim", "verilator"], "samples"),
-    (["report", "taxonn", "--steps", "-1"], "--steps must be a positive integer"),
+    (["report", "taxonn", "--steps", "-1"], "argument --steps: must be at least 1, not -1"),
+    (["generate", "taxonn", "--layers", "65536,65536,10"], "4,295,688,202 weight and bias words; the generated "
+                                                           "accelerator holds at most 1,048,576"),
+    (["generate", "taxonn", "--layers", "4096,4096,10", "--pes", "1"], "16,822,282 weight and bias words"),
+    (["simulate", "taxonn", "--layers", "64,4096,512,10"], "the generated accelerator holds at most 1,048,576"),
+    (["report", "taxonn", "--layers", "784,256,10"], "a gate-level report holds at most 131,072"),
+    (["train", "taxonn", "--layers", "64,65536,65536,10"], "of memory; this machine allows 8.0 GiB"),
+    (["simulate", "block", "mulround", "--vectors", "2000000000"], "--vectors must be between 1 and 1,000,000"),
+    (["simulate", "taxonn", "--samples", "20000000"], "--samples must be between 1 and 10,000,000"),
+    (["train", "lstm", "--hidden", "16384"], "training an H=16384 LSTM on seq-digits (batch 32) needs about"),
+    (["train", "lstm", "--hidden", "20000"], "--hidden must be between 1 and 16384, not 20000"),
+    (["generate", "lstm", "--input-size", "2", "--hidden", "2", "--lanes", "1024", "--inputs-per-cycle", "1024"],
+     "--lanes must be at most --hidden (2): each lane computes one hidden unit, not 1024"),
+    (["generate", "lstm", "--hidden", "16", "--lanes", "4", "--inputs-per-cycle", "64"],
+     "--inputs-per-cycle must be at most the larger of --input-size and --hidden (16): it chunks x and h, not 64"),
+    (["generate", "lstm", "--input-size", "4096", "--hidden", "4096"], "134,217,728 weights"),
+    (["generate", "block", "activation", "--segments", "16777216"], "--segments must be between 1 and 4096"),
+    (["generate", "block", "activation", "--in-fmt", "0.1"], "--in-fmt '0.1': `total` must be a positive integer"),
+    (["generate", "block", "activation", "--in-fmt", "\u0668.\u0664"], "--in-fmt"),
 ])
-def test_impossible_configurations(capsys, tmp_path, argv, fragment):
-    code, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
+def test_impossible_configurations(capsys, tmp_path, monkeypatch, argv, fragment):
+    """Refused from the config before any work: in seconds, in little memory, naming the option."""
+    monkeypatch.setenv("BITFORGE_MAX_MEMORY_GB", "8")  # the same limit on every machine
+    with _bounded(seconds=20, megabytes=400):
+        code, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
     _assert_one_line_error(code, err, fragment)
-    assert _untouched(tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_memory_limit_setting_is_checked(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BITFORGE_MAX_MEMORY_GB", "lots")
+    code, err = run(capsys, "train", "taxonn", "--out", str(tmp_path / "o"))
+    _assert_one_line_error(code, err, "BITFORGE_MAX_MEMORY_GB must be a positive number of GiB, not 'lots'")
 
 
 # -- corrupt data files -----------------------------------------------------------------

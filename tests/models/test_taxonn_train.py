@@ -27,7 +27,10 @@ def _kill_at(n):
 def test_killed_and_resumed_run_ends_identical(tmp_path, engine):
     kwargs = dict(epochs=3, max_steps=3000, float_reference=True, engine=engine, progress=False)
     straight = train_taxonn(CFG, DIGITS, tmp_path / "a", **kwargs)
-    for kill_at in (1700, 2999):  # mid-epoch 2, then just before the end
+    # checkpoints every 500 steps and at epoch ends (1437, 2874): a kill at 1700 resumes mid-epoch 2 from step
+    # 1500, with that epoch's running train accuracy; one at 2999 from 2874
+    kwargs["checkpoint_every"] = 500
+    for kill_at in (1700, 2999):
         with pytest.raises(Killed):
             train_taxonn(CFG, DIGITS, tmp_path / "b", on_step=_kill_at(kill_at), **kwargs)
     resumed = train_taxonn(CFG, DIGITS, tmp_path / "b", **kwargs)
