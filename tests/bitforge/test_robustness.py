@@ -251,3 +251,24 @@ def test_unwritable_output_directory(capsys, tmp_path, argv):
     code, err = run(capsys, *argv, "--out", str(blocker / "sub"))
     _assert_one_line_error(code, err, "file")
     assert blocker.read_text() == "keep me"
+
+
+# -- help -------------------------------------------------------------------------------------
+
+def _help(capsys, *argv):
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--help"])
+    assert e.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+def test_help_names_choices_formats_and_true_defaults(capsys):
+    top = _help(capsys)
+    assert top.startswith("usage: bitforge") and "generate" in top and "Every subcommand" not in top
+    gen = _help(capsys, "generate", "taxonn")
+    assert "{relu,sigmoid}" in gen and "{nearest,stochastic}" in gen
+    assert "TOTAL.FRAC: TOTAL bits with the sign, FRAC of them fractional" in gen
+    train = _help(capsys, "train", "taxonn")
+    assert "784,100,10 on mnist" in train and "--checkpoint-every" in train
+    assert "default 64, or the --weights' hidden units" in _help(capsys, "report", "lstm")
+    assert "--force" in _help(capsys, "simulate", "lstm")
