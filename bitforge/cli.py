@@ -53,6 +53,8 @@ def _check_writable(option, path, *, directory=False):
         raise CLIError(f"{option} {str(path)!r} is a {'directory' if p.is_dir() else 'file'}, not a "
                        f"{'directory' if directory else 'file'}")
     base = p if p.exists() else p.parent.absolute()
+    if not directory and not base.is_dir():
+        raise CLIError(f"{option} {str(path)!r} cannot be written: {str(base)!r} is not a directory")
     while not base.exists() and base != base.parent:
         base = base.parent
     if not os.access(base, os.W_OK | os.X_OK):

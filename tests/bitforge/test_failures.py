@@ -197,3 +197,24 @@ def test_weights_that_are_not_an_npz(capsys, tmp_path, content, fragment):
         path.write_bytes(content)
     code, _, err = run(capsys, "generate", "lstm", "--weights", str(path), "--out", str(tmp_path / "o"))
     assert code == 2 and fragment in _one_line(err) and not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_on_a_real_run(tmp_path):
+    """SIGINT to a running ``bitforge train taxonn``: exit 130, one line naming the checkpoint, no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "bitforge", "train", "taxonn", "--epochs", "50",
+                             "--checkpoint-every", "100", "--quiet", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    line = _one_line(err.replace("\r", "\n"))
+    assert "interrupted; the last checkpoint is" in line and "checkpoint.npz" in line
+    assert (out / "checkpoint.npz").exists()

@@ -272,3 +272,27 @@ def test_help_names_choices_formats_and_true_defaults(capsys):
     assert "784,100,10 on mnist" in train and "--checkpoint-every" in train
     assert "default 64, or the --weights' hidden units" in _help(capsys, "report", "lstm")
     assert "--force" in _help(capsys, "simulate", "lstm")
+
+
+# -- options checked against each other and against the data --------------------------------------
+
+def test_checked_against_data_and_weights(capsys, tmp_path, weights_npz):
+    good = tmp_path / "lstm.npz"
+    np.savez(good, **weights_npz)  # I=8, H=8, ternary
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for argv, fragment in [
+        (["simulate", "lstm", "--weights", str(good), "--task", "seq-digits", "--samples", "100000"],
+         "--samples 100000 is more than the 360 test sequences of seq-digits"),
+        (["simulate", "lstm", "--weights", str(good), "--hidden", "32"],
+         f"--hidden 32 contradicts --weights {str(good)!r}, whose network has hidden 8: leave --hidden out"),
+        (["generate", "lstm", "--weights", str(good), "--mode", "binary"], "--mode binary contradicts --weights"),
+        (["train", "taxonn", "--dataset", "mnist", "--data-dir", str(blocker)], "is a file, not a directory"),
+        (["simulate", "taxonn", "--samples", "2", "--vcd", str(blocker / "w.vcd")],
+         f"--vcd {str(blocker / 'w.vcd')!r} cannot be written: {str(blocker)!r} is not a directory"),
+        (["simulate", "taxonn", "--samples", "2", "--vcd", str(tmp_path)], "is a directory, not a file"),
+    ]:
+        with _bounded(seconds=20, megabytes=400):
+            code, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
+        _assert_one_line_error(code, err, fragment)
+        assert not (tmp_path / "o").exists(), argv

@@ -123,9 +123,11 @@ def test_cli_train_lstm(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["config"]["stochastic"] is False and out["export_mode"] == "binary"
     assert "test_accuracy" in out and "valid_accuracy" in out
-    code = main(["train", "lstm", "--task", "seq-digits", "--lr", "-1", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit) as e:
+        main(["train", "lstm", "--task", "seq-digits", "--lr", "-1", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("bitforge: error: `lr` must be a positive number") and err.count("\n") == 1
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("bitforge: error: argument --lr: must be a finite number above 0.0, not -1")
 
 
 @needs_data

@@ -96,5 +96,5 @@ def test_cli_train_bad_input(tmp_path, capsys, monkeypatch):
     assert main(["train", "taxonn", "--dataset", "mnist", "--out", str(tmp_path / "o")]) == 2
     assert "pass --data-dir DIR or set BITFORGE_DATA" in capsys.readouterr().err
     assert main(["train", "taxonn", "--a-fmt", "8.7", "--out", str(tmp_path / "o")]) == 2
-    assert "`a_fmt` must represent 1.0" in capsys.readouterr().err
+    assert "--a-fmt must represent 1.0" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
