@@ -115,6 +115,14 @@ def check_limits(command, cfg, args, *, dataset=None, task=None):
         _positive("--samples", args.samples, 10_000_000)
         _cycles(f"{args.samples:,} training steps", args.samples * schedule(cfg)["total"], "--samples")
     if command in ("generate lstm", "simulate lstm", "report lstm"):
+        # the RTL pads lanes beyond H and chunks beyond max(I, H) with idle hardware: refused here, where a user
+        # chose them, rather than in the config (tests exercise the padding)
+        if cfg.lanes > cfg.hidden:
+            raise BadInput(f"--lanes must be at most --hidden ({cfg.hidden}): each lane computes one hidden unit, "
+                           f"not {cfg.lanes}")
+        if cfg.inputs_per_cycle > max(cfg.input_size, cfg.hidden):
+            raise BadInput(f"--inputs-per-cycle must be at most the larger of --input-size and --hidden "
+                           f"({max(cfg.input_size, cfg.hidden)}): it chunks x and h, not {cfg.inputs_per_cycle}")
         words = 4 * cfg.hidden * (cfg.input_size + cfg.hidden)
         limit = MAX_REPORT_WORDS if command == "report lstm" else MAX_RTL_WORDS
         if words > limit:

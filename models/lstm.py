@@ -265,12 +265,6 @@ class LSTMConfig(ConfigMixin):
         check_choice("mode", self.mode, MODES)
         check_int("lanes", self.lanes, 1, 1024)
         check_int("inputs_per_cycle", self.inputs_per_cycle, 1, 1024)
-        if self.lanes > self.hidden:
-            raise ValueError(f"`lanes` must be at most `hidden` ({self.hidden}): each lane computes one hidden unit, "
-                             f"not {self.lanes}")
-        if self.inputs_per_cycle > max(self.input_size, self.hidden):
-            raise ValueError(f"`inputs_per_cycle` must be at most the larger of `input_size` and `hidden` "
-                             f"({max(self.input_size, self.hidden)}): it chunks x and h, not {self.inputs_per_cycle}")
         for name in ("x_fmt", "h_fmt", "c_fmt", "pre_fmt", "act_fmt", "s_fmt"):
             if not getattr(self, name).signed:
                 raise ValueError(f"`{name}` must be signed, not {getattr(self, name)}")
