@@ -14,7 +14,7 @@ from pathlib import Path
 from quant.errors import BadInput
 
 from . import __version__
-from .failures import classify, report_failure, EXIT_INTERRUPTED
+from .failures import Failure, classify, report_failure, EXIT_INTERRUPTED
 from .jobs import simulate_block, write_generated
 from .limits import check_limits
 from .options import float_type, int_type, name_options, SEED_MAX
@@ -621,7 +621,10 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)  # usage errors: one line, exit 2 (``_Parser.error``)
+    try:
+        args = build_parser().parse_args(argv)  # usage errors: one line, exit 2 (``_Parser.error``)
+    except KeyboardInterrupt:  # while the parser imports the designs' configs
+        return report_failure(Failure(EXIT_INTERRUPTED, "interrupted", "interrupted; nothing was saved"))
     args.guard, args.working, args.resume = None, False, None
     previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
     try:

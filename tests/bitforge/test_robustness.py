@@ -22,10 +22,13 @@ def _collect():
 
 
 def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse usage errors
-        code = e.code
+    """``bitforge argv`` in process: its exit code and stderr; every case here ends within 60 s and grows the
+    peak memory by less than 800 MB (bad input is refused before any real work)."""
+    with _bounded(seconds=60, megabytes=800):
+        try:
+            code = main(list(argv))
+        except SystemExit as e:  # argparse usage errors
+            code = e.code
     _, err = capsys.readouterr()
     return code, err
 
