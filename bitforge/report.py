@@ -12,6 +12,8 @@ embedded) and the plots as PNG files.
 import dataclasses
 from pathlib import Path
 
+from quant.errors import BadInput
+
 import numpy as np
 
 from ppa.pages import write_report
@@ -38,6 +40,13 @@ def _inventory(component):
 
 # -- TaxoNN -------------------------------------------------------------------
 
+def check_taxonn_report(cfg):
+    """The report's workload trains on scikit-learn digits: ``cfg`` must fit them (else ``BadInput``)."""
+    if cfg.layers[0] != 64 or cfg.layers[-1] != 10:
+        raise BadInput(f"the report trains on scikit-learn digits: --layers must start with 64 and end with 10, "
+                       f"not {','.join(map(str, cfg.layers))}")
+
+
 def _taxonn_workload(cfg, steps, seed):
     from accel.taxonn import PHASES
     from models.datasets import load_digits, sample_order
@@ -45,9 +54,7 @@ def _taxonn_workload(cfg, steps, seed):
     from ppa.estimate import Workload
     from sim.taxonn_host import training_job
     data = load_digits()
-    if cfg.layers[0] != data.features or cfg.layers[-1] != data.classes:
-        raise ValueError(f"the report trains on scikit-learn digits: layers must start with {data.features} "
-                         f"and end with {data.classes}, not {','.join(map(str, cfg.layers))}")
+    check_taxonn_report(cfg)
     idx = sample_order(len(data.x_train), steps, seed=seed, shuffle=True)
     job = training_job(TaxoNNGolden(cfg), data.x_train[idx], data.y_train[idx], check_every=steps)
     return Workload(job=job, test_module="sim.tb.taxonn_train_tb", step_name="training step",
@@ -248,6 +255,29 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     return fig
 
 
+def lstm_training_run(cfg, weights_path, *, compare=True):
+    """The `LSTMTrainConfig` the report trains every mode with: the one in the ``metrics.json`` beside
+    ``weights_path`` (None without ``compare`` when there is none), or seq-digits with the task's defaults at
+    ``cfg.hidden``. A missing or unreadable ``metrics.json`` is ``BadInput``: the CLI calls this before any work."""
+    import json
+    from models.lstm_train import LSTMTrainConfig, TASK_DEFAULTS
+    if weights_path is None:
+        defaults = {k: v for k, v in TASK_DEFAULTS["seq-digits"].items() if k != "hidden"}
+        return LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=cfg.hidden, **defaults)
+    metrics_path = Path(weights_path).parent / "metrics.json"
+    if not metrics_path.is_file():
+        if compare:
+            raise BadInput(f"{weights_path}: no metrics.json beside it naming its training run, so the other "
+                           f"modes cannot be trained like it; train with `bitforge train lstm` or pass --no-compare")
+        return None
+    try:
+        return LSTMTrainConfig.from_json(json.loads(metrics_path.read_text())["config"])
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise BadInput(f"{metrics_path} does not name a training run ({type(e).__name__}: "
+                       f"{(str(e).splitlines() or [''])[0][:200]}); retrain with `bitforge train lstm` or pass "
+                       f"--no-compare") from None
+
+
 def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=None):
     """``({mode: LSTMWeights}, {mode: description})``: the network at ``weights_path`` (``cfg.mode``) and,
     with ``compare``, the same training run in every other of `LSTM_MODES`, trained into ``work_dir``.
@@ -255,26 +285,16 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=No
     The run's settings come from the ``metrics.json`` that `models.lstm_train.train_lstm` writes beside
     its ``lstm.npz``; without ``weights_path``, one run on seq-digits with the task's defaults and
     ``cfg.hidden`` is trained in every mode."""
-    import json
     from models.lstm import LSTMWeights
-    from models.lstm_train import LSTMTrainConfig, TASK_DEFAULTS, train_modes
+    from models.lstm_train import train_modes
     modes = [cfg.mode] + ([m for m in LSTM_MODES if m != cfg.mode] if compare else [])
+    run = lstm_training_run(cfg, weights_path, compare=compare)
     given = {}
     if weights_path is not None:
-        run_dir = Path(weights_path).parent
-        metrics_path = run_dir / "metrics.json"
-        if not metrics_path.is_file():
-            if compare:
-                raise ValueError(f"{weights_path}: no metrics.json beside it naming its training run, so the other "
-                                 f"modes cannot be trained like it; train with `bitforge train lstm` or pass "
-                                 f"--no-compare")
+        if run is None:
             w = LSTMWeights.load(weights_path)
             return {w.mode: w}, {w.mode: f"trained weights ({weights_path})"}
-        run = LSTMTrainConfig.from_json(json.loads(metrics_path.read_text())["config"])
-        given[cfg.mode] = run_dir
-    else:
-        defaults = {k: v for k, v in TASK_DEFAULTS["seq-digits"].items() if k != "hidden"}
-        run = LSTMTrainConfig(task="seq-digits", weights="ternary", hidden=cfg.hidden, **defaults)
+        given[cfg.mode] = Path(weights_path).parent
     runs = train_modes(run, modes, work_dir, given=given, progress=False, say=progress)
     nets, sources = {}, {}
     for mode, (path, metrics) in runs.items():

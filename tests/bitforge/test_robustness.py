@@ -4,6 +4,7 @@ import contextlib
 import gc
 import gzip
 import resource
+import shutil
 import struct
 import time
 
@@ -294,7 +295,11 @@ def test_checked_against_data_and_weights(capsys, tmp_path, weights_npz):
         (["simulate", "taxonn", "--samples", "2", "--vcd", str(blocker / "w.vcd")],
          f"--vcd {str(blocker / 'w.vcd')!r} cannot be written: {str(blocker)!r} is not a directory"),
         (["simulate", "taxonn", "--samples", "2", "--vcd", str(tmp_path)], "is a directory, not a file"),
-    ]:
+    ] + ([
+        (["report", "taxonn", "--layers", "16,4,3"], "the report trains on scikit-learn digits: --layers must start "
+                                                     "with 64 and end with 10, not 16,4,3"),
+        (["report", "lstm", "--weights", str(good)], "no metrics.json beside it naming its training run"),
+    ] if shutil.which("yosys") and shutil.which("sta") else []):
         with _bounded(seconds=20, megabytes=400):
             code, err = run(capsys, *argv, "--out", str(tmp_path / "o"))
         _assert_one_line_error(code, err, fragment)
