@@ -17,10 +17,12 @@ AREA_TOL, ENERGY_TOL = 0.03, 0.10
 @pytest.fixture(scope="module")
 def flow_tools():
     from rtl.liberty import default_liberty
+    from ppa.timing import find_sta
     from rtl.synth import find_yosys, ToolNotFound
     from sim.runner import simulator_status
     try:
         find_yosys()
+        find_sta()
     except ToolNotFound as e:
         pytest.skip(str(e))
     ok, message = simulator_status("icarus")
@@ -136,16 +138,14 @@ def test_lstm_report(flow_tools, tmp_path):
     _check_baseline("lstm-ternary", _flat(report))
 
 
-def test_taxonn_report_on_sky130(tmp_path):
+def test_taxonn_report_on_sky130(flow_tools, tmp_path):
     """sky130 has no macro library here: every memory is built from its cells, timed and simulated with the
     rest; the report still carries timing, SAIF activity and the memory list."""
     from bitforge.report import taxonn_report
     from rtl.liberty import default_liberty
-    from rtl.synth import find_yosys, ToolNotFound
     try:
-        find_yosys()
         liberty = default_liberty("sky130")
-    except (ToolNotFound, FileNotFoundError) as e:
+    except FileNotFoundError as e:
         pytest.skip(str(e))
     report = taxonn_report(TaxoNNConfig(layers=(64, 4, 10), pes=2), liberty, tmp_path / "r", steps=1, sweep=False,
                            compare=False)
