@@ -288,6 +288,8 @@ def test_checked_against_data_and_weights(capsys, tmp_path, weights_npz):
     for argv, fragment in [
         (["simulate", "lstm", "--weights", str(good), "--task", "seq-digits", "--samples", "100000"],
          "--samples 100000 is more than the 360 test sequences of seq-digits"),
+        (["simulate", "lstm", "--weights", str(good), "--samples", "100000000"],
+         "--samples must be between 1 and 1,000,000, not 100000000"),
         (["simulate", "lstm", "--weights", str(good), "--hidden", "32"],
          f"--hidden 32 contradicts --weights {str(good)!r}, whose network has hidden 8: leave --hidden out"),
         (["generate", "lstm", "--weights", str(good), "--mode", "binary"], "--mode binary contradicts --weights"),
