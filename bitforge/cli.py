@@ -418,8 +418,12 @@ def _report_options(p):
 
 def _cmd_ppa(args):
     from ppa.flow import estimate_verilog
+    from ppa.flow import check_stimulus
+    from rtl.synth import read_verilog_sources
     _check_report_args(args)
     check_limits("ppa", None, args)
+    read_verilog_sources(args.verilog, args.top)
+    check_stimulus(args.stimulus)
     liberty = _liberty(args)
     _begin(args)
     report = estimate_verilog(args.verilog, args.top, liberty, args.out, clock_mhz=args.clock_mhz,

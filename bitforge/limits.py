@@ -142,4 +142,5 @@ def check_limits(command, cfg, args, *, dataset=None, task=None):
     if command == "simulate block":
         _positive("--vectors", args.vectors, MAX_VECTORS)
     if command == "ppa":
-        _positive("--cycles", args.cycles, MAX_SIM_CYCLES)
+        from ppa.flow import MAX_CYCLES
+        _positive("--cycles", args.cycles, MAX_CYCLES)

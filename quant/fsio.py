@@ -68,7 +68,7 @@ def atomic_write_json(path, obj):
 def read_npz(path, what="file"):
     """Every array of the ``.npz`` archive ``path``, as a dict; never unpickles.
 
-    Anything that is not such an archive (missing, a directory, a .npy or text file, truncated, corrupt,
+    A missing file raises ``FileNotFoundError``; anything else that is not such an archive (a directory, a .npy or text file, truncated, corrupt,
     holding pickled objects, expanding past ``MAX_NPZ_BYTES``) raises ``BadInput`` naming ``what`` and the file.
     """
     import zipfile
@@ -76,7 +76,7 @@ def read_npz(path, what="file"):
     name = f"{what} {str(path)!r}"
     path = Path(path)
     if not path.exists():
-        raise BadInput(f"{name} does not exist")
+        raise FileNotFoundError(f"{name} does not exist")
     if not path.is_file():
         raise BadInput(f"{name} is not a file")
     try:

@@ -68,6 +68,10 @@ _MEM_BLACKBOX = "bitforge_mem"
 MEMORY_CELL_PREFIX = "bitforge_mem_"
 
 
+class YosysFailed(RuntimeError):
+    """Yosys stopped with an error; the message starts with its first error line."""
+
+
 class ToolNotFound(BadInput, RuntimeError):
     """A required external tool is missing; the message says how to install it."""
 
@@ -321,25 +325,35 @@ def synthesize_verilog(paths, liberty, *, top, clock_mhz=None, memories="keep", 
     if clock_mhz is not None:
         clock_mhz = check_clock_mhz(clock_mhz)
     _check_memories(memories)
+    sources, names = read_verilog_sources(paths, top)
+    read = "read_verilog -defer " + " ".join(sources)
+    try:
+        return _synthesize(sources, read, top, liberty, clock_mhz=clock_mhz, memories=memories, work_dir=work_dir,
+                           progress=progress, names=names)
+    except YosysFailed as e:  # the user's Verilog, not ours: bad input
+        raise BadInput(str(e)) from None
+
+
+def read_verilog_sources(paths, top):
+    """``(sources, names)`` of the Verilog files ``paths`` declaring module ``top``: every file read as text,
+    ``top`` declared in one of them; ``BadInput`` otherwise, before any tool runs."""
     if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
-        raise ValueError(f"`top` must be a Verilog module name, not {top!r}")
+        raise BadInput(f"--top must be a Verilog module name, not {top!r}")
     sources, names = {}, {}
     for k, path in enumerate(paths):
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"Verilog file {str(path)!r} does not exist")
+            raise BadInput(f"Verilog file {str(path)!r} does not exist")
         try:
             names[f"src{k}_{verilog_identifier(path.name)}"] = str(path)
             sources[f"src{k}_{verilog_identifier(path.name)}"] = path.read_text()
         except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"Verilog file {str(path)!r} cannot be read as text: {e}") from e
+            raise BadInput(f"Verilog file {str(path)!r} cannot be read as text: {e}") from None
     if not sources:
-        raise ValueError("at least one Verilog file is needed, not none")
+        raise BadInput("at least one Verilog file is needed, not none")
     if not any(re.search(rf"\bmodule\s+{re.escape(top)}\b", text) for text in sources.values()):
-        raise ValueError(f"no module {top!r} in {', '.join(str(p) for p in paths)}")
-    read = "read_verilog -defer " + " ".join(sources)
-    return _synthesize(sources, read, top, liberty, clock_mhz=clock_mhz, memories=memories, work_dir=work_dir,
-                       progress=progress, names=names)
+        raise BadInput(f"no module {top!r} in {', '.join(str(p) for p in paths)}")
+    return sources, names
 
 
 def _synthesize(sources, read, top, liberty, *, clock_mhz, memories, work_dir, progress, names=None):
@@ -410,8 +424,8 @@ def _synthesize_locked(meta_path, work, say, description, lib, clock_mhz, source
                 if first and read.startswith("read_verilog"):
                     for name, original in (names or {}).items():
                         first = first.replace(name, original)
-                    raise ValueError(f"Yosys cannot synthesize {top}: {first.strip()}")
-                raise RuntimeError(f"Yosys synthesis of {top} failed (exit {proc.returncode}):\n{tail}")
+                    raise BadInput(f"Yosys cannot synthesize {top}: {first.strip()}")
+                raise YosysFailed(f"Yosys synthesis of {top} failed (exit {proc.returncode}):\n{tail}")
             verilog, shapes = _rename_memories((tmp / "netlist.v").read_text())
             inventory = _memory_inventory((tmp / "memories.il").read_text(), memories)
             shutil.copy(tmp / "yosys.log", work / "yosys.log")

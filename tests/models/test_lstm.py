@@ -56,13 +56,13 @@ def test_binary_rejects_zero_codes(tmp_path):
 
 def test_unreadable_files(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="is not an .npz archive"):
         LSTMWeights.load(tmp_path / "bad.npz")
     good = _write(tmp_path, _arrays())
     (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:300])
     with pytest.raises(ValueError, match="cut.npz"):
         LSTMWeights.load(tmp_path / "cut.npz")
-    with pytest.raises(FileNotFoundError, match="missing.npz does not exist"):
+    with pytest.raises(FileNotFoundError, match="missing.npz' does not exist"):
         LSTMWeights.load(tmp_path / "missing.npz")
 
 

@@ -33,7 +33,10 @@ def tools():
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # usage errors, from argparse
+        code = e.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -81,12 +84,13 @@ def test_ppa_clock_above_fmax(tools, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--clock-mhz", "0"], "--clock-mhz must be a positive finite frequency in MHz, not 0.0"),
-    (["--clock-mhz", "nan"], "--clock-mhz must be a positive finite frequency in MHz, not nan"),
-    (["--clock-mhz", "inf"], "--clock-mhz must be a positive finite frequency in MHz, not inf"),
+    (["--clock-mhz", "0"], "argument --clock-mhz: must be a finite number above 0.0, not 0"),
+    (["--clock-mhz", "nan"], "argument --clock-mhz: a clock in MHz is expected, not 'nan'"),
+    (["--clock-mhz", "inf"], "argument --clock-mhz: a clock in MHz is expected, not 'inf'"),
     (["--top", "nosuch"], "no module 'nosuch' in"),
     (["--stimulus", "no_such_tests"], "is not an importable cocotb test module"),
-    (["--cycles", "0"], "--cycles must be an integer in [1, 1000000], not 0"),
+    (["--cycles", "0"], "argument --cycles: must be at least 1, not 0"),
+    (["--cycles", "1000001"], "--cycles must be between 1 and 1,000,000, not 1000001"),
 ])
 def test_ppa_bad_input_is_one_line_before_synthesis(tools, tmp_path, capsys, monkeypatch, argv, message):
     from rtl import synth
