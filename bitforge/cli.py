@@ -358,12 +358,10 @@ def _cmd_report_taxonn(args):
     from models.taxonn import TaxoNNConfig
     from bitforge.report import check_taxonn_report, taxonn_report
     from .options import config_from_args
-    _check_report_args(args)
     cfg = config_from_args(TaxoNNConfig, args)
-    if args.steps < 1:
-        raise CLIError(f"--steps must be a positive integer, not {args.steps}")
     check_limits("report taxonn", cfg, args)
     check_taxonn_report(cfg)
+    _check_report_args(args)  # the inputs first, then the tools
     liberty = _liberty(args)
     _begin(args)
     report = taxonn_report(cfg, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim, steps=args.steps,
@@ -375,17 +373,15 @@ def _cmd_report_taxonn(args):
 
 def _cmd_report_lstm(args):
     from bitforge.report import lstm_report, lstm_training_run, trained_lstm_modes
-    _check_report_args(args)
     if args.cfg_input_size is None and not args.config and not args.weights:
         args.cfg_input_size, args.cfg_hidden = 8, args.cfg_hidden or 64
     cfg, weights = _lstm_config(args)
-    if args.sequences < 1:
-        raise CLIError(f"--sequences must be a positive integer, not {args.sequences}")
     if weights is None and cfg.input_size != 8:
         raise CLIError(f"without --weights the report trains on seq-digits (8 inputs): --input-size must be 8, "
                        f"not {cfg.input_size}")
     check_limits("report lstm", cfg, args)
     lstm_training_run(cfg, args.weights, compare=not args.no_compare)  # its metrics.json, before any work
+    _check_report_args(args)  # the inputs first, then the tools
     liberty = _liberty(args)  # before any training
     _begin(args, resume=f"finished trainings are kept in {Path(args.out) / 'training'}; run the same command "
                         f"again to resume")
@@ -420,10 +416,10 @@ def _cmd_ppa(args):
     from ppa.flow import estimate_verilog
     from ppa.flow import check_stimulus
     from rtl.synth import read_verilog_sources
-    _check_report_args(args)
     check_limits("ppa", None, args)
     read_verilog_sources(args.verilog, args.top)
     check_stimulus(args.stimulus)
+    _check_report_args(args)  # the inputs first, then the tools
     liberty = _liberty(args)
     _begin(args)
     report = estimate_verilog(args.verilog, args.top, liberty, args.out, clock_mhz=args.clock_mhz,
