@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-from quant.errors import BadInput, VerificationError
+from quant.errors import BadInput, VerificationError, first_line
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "Failure", "classify", "report_failure",
            "traceback_dir"]
@@ -42,10 +42,9 @@ class Failure:
 
 
 def _first_line(e):
-    text = str(e).strip()
     if isinstance(e, KeyError) and e.args:
-        text = f"missing {e.args[0]!r}"
-    return text.splitlines()[0] if text else type(e).__name__
+        return f"missing {e.args[0]!r}"
+    return first_line(e)
 
 
 def traceback_dir():

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from quant import FixedFormat
-from quant.errors import BadInput
+from quant.errors import BadInput, first_line
 
 __all__ = ["add_config_options", "config_from_args", "name_options", "int_type", "float_type", "SEED_MAX", "FORMAT_HELP"]
 
@@ -143,7 +143,7 @@ def config_from_args(config_cls, args):
     try:
         return config_cls.from_json(data)
     except (TypeError, ValueError) as e:
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        message = first_line(e)
         from_file = source and any(f"`{name}`" in message for name in set(data) - given)
         message = name_options(message, config_cls)
         raise BadInput(message + (f" (set in {source})" if from_file else "")) from None

@@ -12,7 +12,7 @@ embedded) and the plots as PNG files.
 import dataclasses
 from pathlib import Path
 
-from quant.errors import BadInput
+from quant.errors import BadInput, first_line
 
 import numpy as np
 
@@ -274,7 +274,7 @@ def lstm_training_run(cfg, weights_path, *, compare=True):
         return LSTMTrainConfig.from_json(json.loads(metrics_path.read_text())["config"])
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise BadInput(f"{metrics_path} does not name a training run ({type(e).__name__}: "
-                       f"{(str(e).splitlines() or [''])[0][:200]}); retrain with `bitforge train lstm` or pass "
+                       f"{first_line(e, 200)}); retrain with `bitforge train lstm` or pass "
                        f"--no-compare") from None
 
 

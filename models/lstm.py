@@ -45,7 +45,7 @@ import math
 
 import numpy as np
 
-from quant.errors import BadInput
+from quant.errors import BadInput, first_line
 from quant.fsio import atomic_write_bytes, read_npz
 from quant import FixedFormat, quantize, dequantize, requantize
 from quant import activations
@@ -172,7 +172,7 @@ class LSTMWeights:
         try:
             return cls(mode=str(mode), source=name, **arrays)
         except (TypeError, ValueError) as e:
-            raise BadInput(f"{name}: {str(e).splitlines()[0]}") from None
+            raise BadInput(f"{name}: {first_line(e)}") from None
 
 
 def random_weights(cfg, rng, classes=10):

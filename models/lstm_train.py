@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from quant.errors import BadInput
+from quant.errors import BadInput, first_line
 from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
 from ._config import ConfigMixin, check_int, check_choice
 from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, fold
@@ -190,9 +190,8 @@ def _load_checkpoint(path):
         ck = torch.load(path, weights_only=True, map_location="cpu")
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
             KeyError, AttributeError, TypeError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BadInput(f"{path} is not a readable bitforge checkpoint ({reason[:200]}); delete it to start over, "
-                       f"or choose another --out") from None
+        raise BadInput(f"{path} is not a readable bitforge checkpoint ({first_line(e, 200)}); delete it to start "
+                       f"over, or choose another --out") from None
     if not isinstance(ck, dict) or any(k not in ck for k in _CHECKPOINT_KEYS):
         raise BadInput(f"{path} is not a bitforge checkpoint (expected the keys {', '.join(_CHECKPOINT_KEYS)}); "
                        f"delete it to start over, or choose another --out")

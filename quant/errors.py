@@ -8,7 +8,7 @@ divergence. The CLI exits 1. Anything else raised after a command's inputs were 
 Both live in the lowest layer because every layer above raises them.
 """
 
-__all__ = ["BadInput", "BadType", "VerificationError"]
+__all__ = ["BadInput", "BadType", "VerificationError", "first_line"]
 
 
 class BadInput(ValueError):
@@ -21,3 +21,11 @@ class BadType(BadInput, TypeError):
 
 class VerificationError(RuntimeError):
     """The RTL (or netlist) disagrees with the golden model: exit 1, with the first divergence."""
+
+
+def first_line(e, limit=None):
+    """The first line of exception ``e``'s message (its type's name when it has none), cut to ``limit``
+    characters: how an error from a library is quoted inside a one-line message."""
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    return line if limit is None else line[:limit]

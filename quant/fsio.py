@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import BadInput
+from .errors import BadInput, first_line
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir", "default_build_root",
            "read_npz", "MAX_NPZ_BYTES"]
@@ -101,11 +101,7 @@ def read_npz(path, what="file"):
         if "allow_pickle" in str(e) or "pickle" in str(e).lower():
             raise BadInput(f"{name} holds pickled objects; bitforge reads plain numeric and string arrays only") \
                 from None
-        raise BadInput(f"{name} is not a readable .npz archive ({_reason(e)})") from None
+        raise BadInput(f"{name} is not a readable .npz archive ({first_line(e, 200)})") from None
     except Exception as e:  # zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError: a damaged archive
-        raise BadInput(f"{name} is not a readable .npz archive ({type(e).__name__}: {_reason(e)})") from None
+        raise BadInput(f"{name} is not a readable .npz archive ({type(e).__name__}: {first_line(e, 200)})") from None
 
-
-def _reason(e):
-    text = str(e).strip()
-    return (text.splitlines()[0] if text else type(e).__name__)[:200]

@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quant.errors import BadInput
+from quant.errors import BadInput, first_line
 
 __all__ = ["Library", "Cell", "read_liberty", "liberty_groups", "table_templates", "table_value", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "DONT_USE",
            "LibertyError", "default_liberty", "PDK_HINT"]
@@ -460,7 +460,7 @@ def read_liberty(path):
         raise
     except (ValueError, KeyError, IndexError, TypeError, ZeroDivisionError, RecursionError) as e:
         raise LibertyError(f"liberty file {path} is malformed: {type(e).__name__}: "
-                           f"{(str(e).splitlines() or [''])[0][:200]}") from None
+                           f"{first_line(e, 200)}") from None
     if not lib.cells:
         raise LibertyError(f"liberty file {path} defines no cells")
     from quant.fsio import atomic_write_text  # a unique temporary: concurrent readers may race here
