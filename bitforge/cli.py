@@ -18,7 +18,7 @@ from .failures import Failure, classify, report_failure, EXIT_INTERRUPTED
 from .jobs import simulate_block, write_generated
 from .limits import check_limits
 from .options import float_type, int_type, name_options, SEED_MAX
-from .outdir import OutputDir
+from .outdir import OutputDir, check_writable
 
 __all__ = ["main", "build_parser"]
 
@@ -43,29 +43,11 @@ def _settings(args):
     return out
 
 
-def _check_writable(option, path, *, directory=False):
-    """Refuse, creating nothing, a path this run could not write (``directory``: a directory it will create)."""
-    import os
-    p = Path(path)
-    if not str(path).strip():
-        raise CLIError(f"{option} must name a {'directory' if directory else 'file'}, not ''")
-    if p.exists() and (p.is_dir() != directory):
-        raise CLIError(f"{option} {str(path)!r} is a {'directory' if p.is_dir() else 'file'}, not a "
-                       f"{'directory' if directory else 'file'}")
-    base = p if p.exists() else p.parent.absolute()
-    if not directory and not base.is_dir():
-        raise CLIError(f"{option} {str(path)!r} cannot be written: {str(base)!r} is not a directory")
-    while not base.exists() and base != base.parent:
-        base = base.parent
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise CLIError(f"{option} {str(path)!r} cannot be written: {str(base)!r} is not writable")
-
-
 def _check_build_root():
     """The build directory (simulator builds, synthesis caches) must be writable before any work."""
     from quant.fsio import default_build_root
-    _check_writable("the build directory (BITFORGE_BUILD_DIR, default ./.bitforge-build)", default_build_root(),
-                    directory=True)
+    check_writable("the build directory (BITFORGE_BUILD_DIR, default ./.bitforge-build)", default_build_root(),
+                   directory=True)
 
 
 def _restart_if_replacing(guard, *names):
@@ -201,7 +183,7 @@ def _cmd_simulate_taxonn(args):
     cfg = config_from_args(TaxoNNConfig, args)
     check_limits("simulate taxonn", cfg, args, dataset=dataset)
     if args.vcd:
-        _check_writable("--vcd", args.vcd)
+        check_writable("--vcd", args.vcd)
     _check_build_root()
     _begin(args)
     report = simulate_taxonn(cfg, dataset, args.sim, args.out, samples=args.samples, seed=args.seed,

@@ -15,7 +15,7 @@ from pathlib import Path
 from quant.errors import BadInput
 from quant.fsio import atomic_write_json
 
-__all__ = ["OutputDir", "MARKER", "LOCK"]
+__all__ = ["OutputDir", "check_writable", "MARKER", "LOCK"]
 
 MARKER = ".bitforge-run.json"
 LOCK = ".bitforge.lock"
@@ -26,6 +26,27 @@ def _first_existing(path):
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
+
+
+def check_writable(option, path, *, directory=False):
+    """Refuse, creating nothing, a ``path`` given as ``option`` that this run could not write: a file (its own
+    permission when it exists, else its directory's) or, with ``directory``, a directory it will create or fill
+    (the nearest existing folder on its way)."""
+    kind = "directory" if directory else "file"
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise BadInput(f"{option} must name a {kind}, not {str(path)!r}")
+    p = Path(path)
+    if p.exists() and p.is_dir() != directory:
+        raise BadInput(f"{option} {str(path)!r} is a {'directory' if p.is_dir() else 'file'}, not a {kind}")
+    if not directory and p.exists():
+        if not os.access(p, os.W_OK):
+            raise BadInput(f"{option} {str(path)!r} cannot be written: the file is read-only")
+        return
+    if not directory and not p.parent.absolute().is_dir():
+        raise BadInput(f"{option} {str(path)!r} cannot be written: {str(p.parent.absolute())!r} is not a directory")
+    base = _first_existing(p if directory else p.parent)
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {str(path)!r} cannot be written: {str(base)!r} is not a writable directory")
 
 
 def _differ(old, new):
@@ -41,8 +62,7 @@ class OutputDir:
     """The output directory ``path`` of ``command`` run with ``settings`` (a JSON-able dict)."""
 
     def __init__(self, path, command, settings, *, force=False, option="--out"):
-        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-            raise BadInput(f"{option} must name a directory, not {str(path)!r}")
+        check_writable(option, path, directory=True)  # a name, a place this run can write (again in check)
         self.path, self.command, self.force, self.option = Path(path), command, force, option
         self.settings = json.loads(json.dumps(settings, sort_keys=True, default=str))
         self.created = False
@@ -54,12 +74,8 @@ class OutputDir:
 
     def check(self):
         """Refuse, creating nothing, a directory this run cannot or must not write; return self."""
+        check_writable(self.option, self.path, directory=True)
         p = self.path
-        if p.exists() and not p.is_dir():
-            raise BadInput(f"{self._name()} is a file, not a directory")
-        base = _first_existing(p)
-        if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
-            raise BadInput(f"{self._name()} cannot be written: {str(base)!r} is not a writable directory")
         if not p.exists():
             return self
         held = self._holder()

@@ -218,3 +218,17 @@ def test_ctrl_c_on_a_real_run(tmp_path):
     line = _one_line(err.replace("\r", "\n"))
     assert "interrupted; the last checkpoint is" in line and "checkpoint.npz" in line
     assert (out / "checkpoint.npz").exists()
+
+
+def test_an_existing_file_may_be_overwritten(tmp_path):
+    """``--vcd`` naming a file from an earlier run is written again, not refused as 'not a directory'."""
+    from bitforge.outdir import check_writable
+    from quant.errors import BadInput
+    old = tmp_path / "w.vcd"
+    old.write_text("$date old $end\n")
+    check_writable("--vcd", old)
+    check_writable("--vcd", tmp_path / "new.vcd")
+    with pytest.raises(BadInput, match="is a directory, not a file"):
+        check_writable("--vcd", tmp_path)
+    with pytest.raises(BadInput, match="is a file, not a directory"):
+        check_writable("--out", old, directory=True)
