@@ -188,8 +188,6 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
                desc=f"train taxonn {dataset.name}", mininterval=1.0)
     while step < total:
         epoch_end = min((step // n + 1) * n, total)
-        if partial["start"] != step and step % n == 0:  # a new epoch (not one resumed in its middle)
-            partial = {"start": step, "correct": 0}
         for i in sample_order(n, epoch_end - step, seed=seed, shuffle=shuffle, start=step):
             x, y = dataset.x_train[i], dataset.y_train[i]
             result = trainer.step(x, y)
