@@ -18,6 +18,7 @@ from .failures import Failure, classify, report_failure, EXIT_INTERRUPTED
 from .jobs import simulate_block, write_generated
 from .limits import check_limits
 from .options import float_type, int_type, name_options, SEED_MAX
+from .report import LSTM_SEQUENCES, TAXONN_STEPS
 from .outdir import OutputDir, check_writable
 
 __all__ = ["main", "build_parser"]
@@ -324,6 +325,8 @@ def _check_report_args(args):
     from ppa.timing import find_sta
     from rtl.synth import find_yosys
     from sim.runner import require_simulator
+    if args.sim is None:
+        args.sim = "icarus" if args.command == "ppa" else "verilator"
     if args.sram_liberty and not Path(args.sram_liberty).is_file():
         raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
     find_yosys()
@@ -382,8 +385,10 @@ def _report_options(p):
                    help="clock frequency (default: each design's own fmax, from static timing)")
     p.add_argument("--require-timing", action="store_true",
                    help="fail when the clock is above the design's fmax (default: flag it in the report)")
-    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
-                   help="simulator for the gate-level netlist (default icarus)")
+    p.add_argument("--sim", choices=("verilator", "icarus"), default=None,
+                   help="simulator for the gate-level activity: verilator (the default of `report`: the netlist "
+                        "compiled, toggles counted at compiled speed) or icarus (the default of `ppa`, whose random "
+                        "and zeros stimuli run on it: a VCD read back); both count the same toggles")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
@@ -568,7 +573,8 @@ def build_parser():
     add_config_options(rep_tx, TaxoNNConfig)
     _report_options(rep_tx)
     rep_tx.add_argument("--no-compare", action="store_true", help="skip the comparison design")
-    rep_tx.add_argument("--steps", type=_COUNT, default=4, metavar="N", help="training steps simulated (default 4)")
+    rep_tx.add_argument("--steps", type=_COUNT, default=TAXONN_STEPS, metavar="N",
+                        help=f"training steps simulated at gate level (default {TAXONN_STEPS})")
     rep_tx.add_argument("--no-sweep", action="store_true", help="skip the P x bitwidth sweep")
     rep_tx.set_defaults(func=_cmd_report_taxonn)
     rep_lstm = rep_sub.add_parser("lstm", parents=[common], help="BT-LSTM binary/ternary vs fixed12")
@@ -579,7 +585,8 @@ def build_parser():
                           help="a trained lstm.npz (sets I, H and the mode); the other modes are trained by the "
                                "same run (its metrics.json beside it) into OUT/training; default: all modes "
                                "trained on seq-digits")
-    rep_lstm.add_argument("--sequences", type=_COUNT, default=2, metavar="N", help="input sequences (default 2)")
+    rep_lstm.add_argument("--sequences", type=_COUNT, default=LSTM_SEQUENCES, metavar="N",
+                          help=f"input sequences simulated at gate level (default {LSTM_SEQUENCES})")
     _report_options(rep_lstm)
     rep_lstm.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
     rep_lstm.set_defaults(func=_cmd_report_lstm)

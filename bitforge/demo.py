@@ -259,7 +259,7 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
         progress(f"reports skipped: {e}")
         return {"skipped": str(e)}
     read_liberty(liberty)  # parsed once here, cached for the workers
-    gate_sim = "icarus" if simulator_status("icarus")[0] else "verilator"
+    gate_sim = "verilator" if simulator_status("verilator")[0] else "icarus"
     # gate-level simulation of the H=64 LSTM takes ~10 minutes per mode: the report runs a smaller one,
     # trained the same way, so its power comes from real sequences and trained weights
     small_dir = lstm_dir / f"report-h{r['lstm_hidden']}"

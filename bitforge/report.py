@@ -24,8 +24,10 @@ __all__ = ["taxonn_report", "lstm_report", "lstm_mode_figures", "trained_lstm_mo
 PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
          "lstm": {"memory": 12.0, "speedup": 10.0}}
 
-_TAXONN_STEPS = 4
-_LSTM_SEQUENCES = 2
+#: the default workloads: enough runs for a stable mean (each report states min, max and their spread);
+#: at compiled speed (`ppa.native`) they take seconds to minutes of simulation
+TAXONN_STEPS = 100
+LSTM_SEQUENCES = 50
 
 
 def _say(progress, message):
@@ -57,7 +59,7 @@ def _taxonn_workload(cfg, steps, seed):
     check_taxonn_report(cfg)
     idx = sample_order(len(data.x_train), steps, seed=seed, shuffle=True)
     job = training_job(TaxoNNGolden(cfg), data.x_train[idx], data.y_train[idx], check_every=steps)
-    return Workload(job=job, test_module="sim.tb.taxonn_train_tb", step_name="training step",
+    return Workload(job=job, driver="taxonn-training", test_module="sim.tb.taxonn_train_tb", step_name="training step",
                     description=f"{steps} online-SGD training steps on scikit-learn digits (seed {seed}), "
                                 f"netlist results checked against the golden model",
                     phases=PHASES[1:])
@@ -92,8 +94,8 @@ def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out
     return fig
 
 
-def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="icarus",
-                  steps=_TAXONN_STEPS, seed=0, compare=True, sweep=True, progress=None):
+def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="verilator",
+                  steps=TAXONN_STEPS, seed=0, compare=True, sweep=True, progress=None):
     """Write the TaxoNN report into ``out_dir``; returns report.json's dict.
 
     ``clock_mhz``: None runs each design at its own fmax (static timing)."""
@@ -225,7 +227,7 @@ def _lstm_workload(cfg, weights, sequences, seed):
         xs = rng.uniform(0, 1, (sequences, 8, cfg.input_size))
         what = f"{sequences} random sequences of 8 steps (inputs uniform in [0, 1))"
     job = lstm_job(LSTMGolden(cfg, weights), xs)
-    return Workload(job=job, test_module="sim.tb.lstm_tb", step_name="time step", phases=None,
+    return Workload(job=job, driver="lstm", test_module="sim.tb.lstm_tb", step_name="time step", phases=None,
                     description=what + ", netlist h_t checked against the golden model")
 
 
@@ -233,7 +235,7 @@ LSTM_MODES = ("binary", "ternary", "fixed12")
 
 
 def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False,
-                      sram_liberty=None, sim="icarus", sequences=_LSTM_SEQUENCES, seed=0, source="trained weights",
+                      sram_liberty=None, sim="verilator", sequences=LSTM_SEQUENCES, seed=0, source="trained weights",
                       progress=None):
     """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode."""
     from accel.lstm import LSTM
@@ -309,7 +311,7 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=No
 
 
 def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None,
-                sim="icarus", sequences=_LSTM_SEQUENCES, seed=0, compare=True, figures=None, sources=None,
+                sim="verilator", sequences=LSTM_SEQUENCES, seed=0, compare=True, figures=None, sources=None,
                 progress=None):
     """Write the BT-LSTM report (``cfg.mode`` first, the other `LSTM_MODES` beside it) into ``out_dir``.
 

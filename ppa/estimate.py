@@ -27,11 +27,11 @@ from quant.fsio import atomic_write_json
 from rtl.liberty import read_liberty
 from rtl.synth import synthesize
 from .memories import MIN_MACRO_WORDS_RULE, macros_for, macro_timing, plan_memory
-from .power import ACCOUNTING, METHOD, analyze_vcd
+from .power import ACCOUNTING, METHOD, Activity, analyze_vcd
 from .saif import write_saif
 from .timing import analyze_timing
 
-__all__ = ["estimate", "measure", "block_label", "Workload", "TimingNotMet", "MEMORIES", "memory_mode"]
+__all__ = ["estimate", "measure", "block_label", "Workload", "TimingNotMet", "MEMORIES", "memory_mode", "GATE_SIMULATORS"]
 
 _LABELS = (("pe_", "PE array (multipliers)"), ("adder_tree", "adder trees"), ("tree_", "adder trees"),
            ("act_", "activation units"), ("lfsr", "LFSR (stochastic rounding)"),
@@ -52,10 +52,14 @@ def block_label(block):
 
 
 class Workload:
-    """What to run on the netlist: a testbench job and how to name its steps and phases."""
+    """What to run on the netlist: a job, its driver (`sim.drivers.DRIVERS`) and the cocotb testbench that
+    runs the same driver, and how to name its steps and phases."""
 
-    def __init__(self, *, job, test_module, description, step_name, phases=None):
-        self.job, self.test_module, self.description = job, test_module, description
+    def __init__(self, *, job, driver, test_module, description, step_name, phases=None):
+        from sim.drivers import DRIVERS
+        if driver not in DRIVERS:
+            raise ValueError(f"`driver` must be one of {', '.join(DRIVERS)}, not {driver!r}")
+        self.job, self.driver, self.test_module, self.description = job, driver, test_module, description
         self.step_name, self.phases = step_name, phases   # phases: names of phase-port values 1..n
 
 
@@ -64,15 +68,32 @@ def memory_mode(macros):
     return min(m.words for m in macros) if macros else "cells"
 
 
-def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=False, sim="icarus", out_dir,
+#: the simulators a gate-level activity run can use: compiled (`ppa.native`) or Icarus with a VCD
+GATE_SIMULATORS = ("verilator", "icarus")
+
+
+def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=False, sim="verilator", out_dir,
              sram_liberty=None, progress=None):
-    """Synthesize, time, simulate ``workload`` on the netlist, and return the figures (dict)."""
+    """Synthesize, time, simulate ``workload`` on the netlist, and return the figures (dict).
+
+    ``sim``: ``verilator`` runs the workload's driver on the netlist compiled with Verilator, toggles
+    counted in the harness (`ppa.native`); ``icarus`` runs its cocotb testbench on Icarus and reads the
+    VCD (`ppa.power.analyze_vcd`). Both count the same toggles (a test shows it)."""
     from sim.runner import run_job
+    if sim not in GATE_SIMULATORS:
+        raise ValueError(f"the gate-level simulator must be one of {', '.join(GATE_SIMULATORS)}, not {sim!r}")
     say = progress or (lambda message: None)
     t0 = time.monotonic()
     macros = macros_for(read_liberty(liberty), sram_liberty)
     synth = synthesize(component, liberty, clock_mhz=clock_mhz, memories=memory_mode(macros), progress=say)
     out = Path(out_dir).resolve()
+
+    def run_native(paths):
+        from sim.drivers import DRIVERS
+        from .native import native_activity
+        act, _, info = native_activity(synth, DRIVERS[workload.driver], workload.job, progress=say)
+        workload_info["simulation"] = info
+        return act
 
     def run(paths):
         say(f"simulating the netlist on {sim}: {workload.description}")
@@ -87,13 +108,14 @@ def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=Fal
 
     workload_info = {"description": workload.description, "step": workload.step_name, "phases": workload.phases,
                      "simulator": sim, "check": "every result of the netlist checked against the golden model"}
-    return measure(synth, run, workload_info, out, clock_mhz=clock_mhz, require_timing=require_timing,
-                   macros=macros, progress=say, started=t0)
+    return measure(synth, run_native if sim == "verilator" else run, workload_info, out, clock_mhz=clock_mhz,
+                   require_timing=require_timing, macros=macros, progress=say, started=t0)
 
 
 def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=False, macros=(), per_cycle=False,
             clock_port="clk", progress=None, started=None):
-    """Time ``synth``, run its netlist (``run(paths) -> (vcd path, top scope or None)``) and return the figures.
+    """Time ``synth``, run its netlist (``run(paths) -> (vcd path, top scope or None)`` or an `Activity`) and
+    return the figures.
 
     ``workload``: {"description", "step", "phases", "simulator", "check"}. ``per_cycle``: every cycle is a
     step (designs without a ``busy`` port). ``clock_port``: the design's clock input, or None for a design
@@ -126,15 +148,26 @@ def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=Fal
         raise TimingNotMet(f"the clock {clock:g} MHz is above the design's fmax {fmax:.1f} MHz (critical path "
                            f"{timing.critical_path_ns:.3f} ns from {timing.startpoint} to {timing.endpoint})")
     paths = synth.write_sim_netlist(out / "netlist")
-    vcd, top_scope = run(paths)
-    act = analyze_vcd(synth, vcd, top_scope=top_scope, clock=clock_port or "clk",
-                      clock_path=None if clock_port else ("bitforge_tb", "clk"), progress=say)
+    t_sim = time.monotonic()
+    result = run(paths)
+    if isinstance(result, Activity):
+        act, vcd = result, None
+    else:
+        vcd, top_scope = result
+        act = analyze_vcd(synth, vcd, top_scope=top_scope, clock=clock_port or "clk",
+                          clock_path=None if clock_port else ("bitforge_tb", "clk"), progress=say)
+        workload.setdefault("simulation", {"simulator": f"{workload['simulator']} (VCD read by ppa.power)",
+                                           "build_s": None, "run_s": round(time.monotonic() - t_sim, 2),
+                                           "cycles": act.cycles, "nets": act.accounting.get("charged", 0)
+                                           + act.accounting.get("no_cell_pins", 0)})
+        workload["simulation"]["cycles_per_s"] = round(act.cycles / max(1e-9, workload["simulation"]["run_s"]), 1)
     if per_cycle:
         act.busy[:] = True
         act.runs = [(c, c + 1) for c in range(act.cycles)]
     saif = out / "activity.saif"
     write_saif(saif, act.switching, design=synth.top, top_scope_path=act.top_scope)
-    Path(vcd).unlink(missing_ok=True)
+    if vcd is not None:
+        Path(vcd).unlink(missing_ok=True)
     shutil.copy(synth.verilog_path, out / "netlist" / "netlist_mapped.v")
     shutil.copy(out / "timing" / "constraints.sdc", out / "netlist" / "constraints.sdc")
     fig = _figures(synth, act, workload, clock, plans, time.monotonic() - t0)
@@ -193,6 +226,10 @@ def _figures(synth, act, workload, clock_mhz, plans, wall_s):
                             "instances": [r["name"] for r in macro_rows]}
     cycles_per_step = cycles_busy / runs
     step_time_ns = cycles_per_step * period_ns
+    per_run = np.array([float(act.energy[a:b].sum() + mem_energy[a:b].sum()) for a, b in act.runs])
+    spread = {"count": runs, "mean_pj": float(per_run.mean()), "min_pj": float(per_run.min()),
+              "max_pj": float(per_run.max()), "std_pj": float(per_run.std()),
+              "meaning": f"dynamic energy of each {workload['step']} of the workload (cells and memories)"}
     for entry in blocks.values():
         entry["dynamic_mw"] = entry["energy_per_step_pj"] / step_time_ns
     dynamic = sum(e["dynamic_mw"] for e in blocks.values())
@@ -224,7 +261,8 @@ def _figures(synth, act, workload, clock_mhz, plans, wall_s):
                    "simulator": workload["simulator"]},
         "workload": {"description": workload["description"], "steps": runs, "step": workload["step"],
                      "cycles_per_step": cycles_per_step, "cycles_simulated": act.cycles, "check": workload["check"],
-                     "toggles": act.toggles, "wall_s": round(wall_s, 1)},
+                     "toggles": act.toggles, "wall_s": round(wall_s, 1),
+                     "simulation": workload.get("simulation")},
         "activity": {"nets": act.accounting, "meaning": ACCOUNTING, "simulator": workload["simulator"]},
         "area_um2": {"total": sum(e["area_um2"] for e in blocks.values()),
                      "logic": sum(e["area_um2"] for k, e in blocks.items() if k != MEMORIES),
@@ -235,7 +273,7 @@ def _figures(synth, act, workload, clock_mhz, plans, wall_s):
         "energy": {"per_step_pj": per_step + leakage * step_time_ns,
                    "dynamic_per_step_pj": per_step, "leakage_per_step_pj": leakage * step_time_ns,
                    "logic_dynamic_per_step_pj": per_step - blocks.get(MEMORIES, {}).get("energy_per_step_pj", 0.0),
-                   "step": workload["step"], "phases": phases},
+                   "step": workload["step"], "phases": phases, "spread": spread},
         "blocks": blocks,
         "memories": mem_rows,
         "flops": sum(e["flops"] for e in blocks.values()),

@@ -130,6 +130,16 @@ def _markdown(report, plots):
                   "| nets | count | meaning |", "| --- | ---: | --- |"]
         lines += [f"| {k} | {v} | {act['meaning'].get(k, '')} |" for k, v in act["nets"].items()]
         lines += [""]
+        sim = r["workload"].get("simulation")
+        if sim:
+            build = "" if sim.get("build_s") is None else f", build {sim['build_s']:.1f} s (0: cached)"
+            lines += [f"Simulated by {sim['simulator']}: {sim['cycles']:,} cycles in {sim['run_s']:.2f} s "
+                      f"({sim['cycles_per_s']:,.0f} cycles/s){build}, {sim['nets']:,} nets.", ""]
+        spread = r["energy"].get("spread")
+        if spread:
+            lines += [f"Dynamic energy per {r['workload']['step']} over the workload ({spread['count']} of them): "
+                      f"mean {spread['mean_pj']:,.1f} pJ, min {spread['min_pj']:,.1f} pJ, max {spread['max_pj']:,.1f} pJ, "
+                      f"standard deviation {spread['std_pj']:,.1f} pJ.", ""]
     lines += [
              "| block | area (um^2) | cells | flops | dynamic (mW) | leakage (mW) | energy/step (pJ) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from quant.errors import BadInput, first_line
 
-__all__ = ["Library", "Cell", "read_liberty", "liberty_groups", "table_templates", "table_value", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "DONT_USE",
+__all__ = ["Library", "Cell", "read_liberty", "liberty_groups", "table_templates", "table_value", "sram_libraries", "pdk_dir", "prepared_copy", "cell_models", "inline_cell", "DONT_USE",
            "LibertyError", "default_liberty", "PDK_HINT"]
 
 #: Cells a synthesized netlist must not use (names matched anywhere in the cell name).
@@ -488,8 +488,10 @@ def prepared_copy(path, directory):
 _EXPR_TOKEN = re.compile(r"\s*([A-Za-z_][\w\[\]]*|[01]|[!'&|^*+()])")
 
 
-def verilog_expr(function):
-    """A Liberty function (``!``, ``'``, ``&``/``*``/juxtaposition, ``|``/``+``, ``^``) in Verilog."""
+def verilog_expr(function, names=None):
+    """A Liberty function (``!``, ``'``, ``&``/``*``/juxtaposition, ``|``/``+``, ``^``) in Verilog;
+    ``names`` maps pin names to the Verilog expressions that replace them (default: the names)."""
+    names = names or {}
     tokens = [t for t in _EXPR_TOKEN.findall(function) if t]
     out = []
     for tok in tokens:
@@ -509,8 +511,39 @@ def verilog_expr(function):
         operand_start = tok not in ("&", "|", "^", "*", "+", ")")
         if out and operand_start and (out[-1] == ")" or re.match(r"\w", out[-1])):
             out.append("&")
-        out.append({"!": "~", "*": "&", "+": "|", "0": "1'b0", "1": "1'b1"}.get(tok, tok))
+        out.append({"!": "~", "*": "&", "+": "|", "0": "1'b0", "1": "1'b1"}.get(tok) or names.get(tok, tok))
     return " ".join(out)
+
+
+def inline_cell(cell, pins, name):
+    """Verilog lines that compute the outputs of one instance of ``cell`` in place: ``pins`` maps each
+    connected pin to its Verilog expression, ``name`` prefixes the instance's own wires. Same semantics as
+    `cell_models` (zero delay, flops start at 0), without a module per cell: what Verilator compiles
+    fastest for large flat netlists."""
+    names = {p: f"({e})" for p, e in pins.items()}
+    lines = []
+    if cell.ff:
+        ff = cell.ff
+        if ff["kind"] != "ff" or "clocked_on" not in ff:
+            raise LibertyError(f"cell {cell.name}: only flip-flops are modelled, not {ff['kind']}")
+        q = f"{name}_q"
+        lines += [f"  reg {q} = 1'b0;", f"  wire {name}_clk = {verilog_expr(ff['clocked_on'], names)};"]
+        states = ff["state"] + ["_unused_qn"]
+        names[states[0]], names[states[1]] = q, f"(~{q})"
+        edges, body = [f"posedge {name}_clk"], []
+        for kind, level in (("clear", "1'b0"), ("preset", "1'b1")):
+            if kind in ff:
+                lines.append(f"  wire {name}_{kind} = {verilog_expr(ff[kind], names)};")
+                edges.append(f"posedge {name}_{kind}")
+                body.append(f"if ({name}_{kind}) {q} <= {level}; else ")
+        lines.append(f"  always @({' or '.join(edges)}) {''.join(body)}{q} <= {verilog_expr(ff['next_state'], names)};")
+    for p in cell.outputs:
+        if p.name not in pins:
+            continue
+        if p.function is None:
+            raise LibertyError(f"cell {cell.name}: output {p.name} has no function")
+        lines.append(f"  assign {pins[p.name]} = {verilog_expr(p.function, names)};")
+    return lines
 
 
 def cell_models(library, names):

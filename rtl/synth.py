@@ -42,7 +42,7 @@ from pathlib import Path
 
 from quant.errors import BadInput
 
-from .liberty import read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
+from .liberty import inline_cell, read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
 
 __all__ = ["find_yosys", "synthesize", "synthesize_verilog", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL", "METHOD_VERSION",
            "MIN_DELAY_TARGET_PS", "MEMORY_MODES", "MEMORY_CELL_PREFIX", "LibraryTiming", "library_timing",
@@ -601,24 +601,31 @@ class Synthesis:
         return dict(out)
 
     # -- simulation netlist ----------------------------------------------------------
-    def write_sim_netlist(self, directory):
+    def write_sim_netlist(self, directory, *, inline_cells=False):
         """Write ``netlist.v`` (every net a scalar ``n<bit>``), ``cells.v`` (library cell models) and
-        the memory model; returns the list of paths. The top module keeps the design's ports."""
+        the memory model; returns the list of paths. The top module keeps the design's ports.
+
+        ``inline_cells``: every standard cell computed in place (`rtl.liberty.inline_cell`) instead of
+        instantiated (no ``cells.v``): the same logic, which Verilator builds much faster. Memories and
+        their read registers start at zero, as Amaranth's do (``x`` otherwise, where Yosys left them unset)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         used = set()
         parts = []
         for name, module in self.modules.items():
-            parts.append(self._module_text(name, module, used))
+            parts.append(self._module_text(name, module, used, inline_cells))
         netlist = directory / "netlist.v"
         netlist.write_text("\n\n".join(parts) + "\n")
-        cells = directory / "cells.v"
-        cells.write_text(cell_models(self.library, used))
+        paths = [netlist]
+        if not inline_cells:
+            cells = directory / "cells.v"
+            cells.write_text(cell_models(self.library, used))
+            paths.append(cells)
         mem = directory / "mem_v2.v"
         mem.write_text(_memory_model())
-        return [netlist, cells, mem]
+        return paths + [mem]
 
-    def _module_text(self, name, module, used):
+    def _module_text(self, name, module, used, inline_cells=False):
         mod_name = self.top if name == self.top else verilog_identifier(name)
 
         def bit(b):
@@ -655,6 +662,9 @@ class Synthesis:
             if ctype == MEMORY_CELL:
                 params = dict(cell["parameters"])
                 params.pop("MEMID", None)
+                for p in ("INIT", "RD_INIT_VALUE"):      # contents and read registers start at zero
+                    if isinstance(params.get(p), str) and set(params[p]) <= {"x"}:
+                        params[p] = "0" * len(params[p])
                 conn = dict(cell["connections"])
                 if _param_int(params["ABITS"]) == 0:  # one-word memory: give it a constant 1-bit address
                     params["ABITS"] = 1
@@ -669,6 +679,10 @@ class Synthesis:
                 conns = ", ".join(f".{verilog_identifier(p)}({vec(bits)})" for p, bits in cell["connections"].items()
                                   if p in sub["ports"])
                 lines.append(f"  {verilog_identifier(ctype)} {inst} ({conns});")
+                continue
+            if inline_cells:
+                pins = {p: vec(bits) for p, bits in cell["connections"].items() if bits}
+                lines.extend(inline_cell(self.library.cell(ctype), pins, f"c{k}"))
                 continue
             used.add(ctype)
             conns = ", ".join(f".{p}({vec(bits)})" for p, bits in cell["connections"].items())

@@ -54,25 +54,8 @@ def check_lstm_step(job, seq, t, words, cycles):
 
 
 def run_lstm_amaranth(dut, job):
-    """Drive ``job`` through an `accel.lstm.LSTM` in Amaranth's simulator; return ``(problems, h codes)``."""
-    from .taxonn_host import _AmaranthHost, _simulate
-    problems, hs = [], []
-
-    async def bench(ctx):
-        host = _AmaranthHost(ctx, dut)
-        for sel, addr, data in job["loads"]:
-            await host.write(sel, addr, data)
-        for n, seq in enumerate(job["inputs"]):
-            hs.append([])
-            for t, writes in enumerate(seq):
-                for sel, addr, data in writes:
-                    await host.write(sel, addr, data)
-                ctx.set(dut.first, t == 0)
-                await host.run(10 * job["expected_cycles"] + 100, f"sequence {n}, time step {t}")
-                cycles = ctx.get(dut.cycles)
-                words = await host.read(job["h_sel"], job["h_chunks"])
-                hs[-1].append(h_codes(job, words))
-                problems.extend(check_lstm_step(job, n, t, words, cycles))
-
-    _simulate(dut, bench)
-    return problems, hs
+    """Drive ``job`` (`sim.drivers.lstm_sequences`) through an `accel.lstm.LSTM` in Amaranth's simulator;
+    return ``(problems, h codes)``."""
+    from .drivers import run_amaranth, lstm_sequences
+    report = run_amaranth(dut, lstm_sequences, job)
+    return report["problems"], report["h"]

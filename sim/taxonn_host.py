@@ -64,29 +64,23 @@ def check_inference(job, results):
 
 
 def run_inference_amaranth(dut, job):
-    """Drive ``job`` through a `accel.taxonn.TaxoNN` in Amaranth's simulator; return the results."""
-    results = []
-
-    async def bench(ctx):
-        host = _AmaranthHost(ctx, dut)
-        for sel, addr, data in job["loads"]:
-            await host.write(sel, addr, data)
-        for s, writes in enumerate(job["inputs"]):
-            for sel, addr, data in writes:
-                await host.write(sel, addr, data)
-            await host.run(10 * job["expected_cycles"] + 100, f"sample {s}")
-            pred, cycles = ctx.get(dut.pred), ctx.get(dut.cycles)
-            results.append((await host.read(job["out_sel"], job["out_words"]), pred, cycles))
-
-    _simulate(dut, bench)
-    return results
+    """Drive ``job`` (`sim.drivers.taxonn_inference`) through a `accel.taxonn.TaxoNN` in Amaranth's
+    simulator; return the per-sample ``(output words, pred, cycles)``."""
+    from .drivers import run_amaranth, taxonn_inference
+    return run_amaranth(dut, taxonn_inference, job)["results"]
 
 
-class _AmaranthHost:
-    """The host interface driven from an Amaranth testbench context."""
+class AmaranthHost:
+    """The host interface (`sim.drivers`) driven from an Amaranth testbench context."""
 
     def __init__(self, ctx, dut):
         self.ctx, self.dut = ctx, dut
+
+    def set(self, port, value):
+        self.ctx.set(getattr(self.dut, port), value)
+
+    def get(self, port):
+        return self.ctx.get(getattr(self.dut, port))
 
     async def write(self, sel, addr, data):
         ctx, dut = self.ctx, self.dut
@@ -106,7 +100,7 @@ class _AmaranthHost:
             words.append(self.ctx.get(self.dut.mem_rdata))
         return words
 
-    async def run(self, bound, what):
+    async def run(self, bound, what, expected_cycles=None):
         ctx, dut = self.ctx, self.dut
         ctx.set(dut.start, 1)
         await ctx.tick()
@@ -178,26 +172,8 @@ def check_training_step(job, step, pred, cycles, params, checksum=None):
 
 
 def run_training_amaranth(dut, job):
-    """Drive a training job in Amaranth's simulator; return ``(mismatches, first)``."""
-    problems = []
-
-    async def bench(ctx):
-        host = _AmaranthHost(ctx, dut)
-        for sel, addr, data in job["loads"]:
-            await host.write(sel, addr, data)
-        for step, (writes, label) in enumerate(zip(job["inputs"], job["labels"])):
-            for sel, addr, data in writes:
-                await host.write(sel, addr, data)
-            ctx.set(dut.label, label)
-            ctx.set(dut.train, 1)
-            await host.run(10 * job["expected_cycles"] + 100, f"step {step}")
-            pred, cycles, checksum = ctx.get(dut.pred), ctx.get(dut.cycles), ctx.get(dut.checksum)
-            params = []
-            if str(step) in job["checks"]:
-                for lay in job["layout"]:
-                    params.append({"w": await host.read(lay["w_sel"], lay["w_words"]),
-                                   "b": await host.read(lay["b_sel"], lay["b_words"])})
-            problems.extend(check_training_step(job, step, pred, cycles, params, checksum))
-
-    _simulate(dut, bench)
-    return len(problems), (problems[0] if problems else None)
+    """Drive a training job (`sim.drivers.taxonn_training`) in Amaranth's simulator; return
+    ``(mismatches, first)``."""
+    from .drivers import run_amaranth, taxonn_training
+    report = run_amaranth(dut, taxonn_training, job)
+    return report["mismatches"], report["first_mismatch"]

@@ -11,7 +11,7 @@ import json
 import os
 
 __all__ = ["tb_params", "PERIOD_NS", "clock_and_reset", "host_write", "host_read", "host_run", "start_job",
-           "write_report"]
+           "write_report", "CocotbHost", "run_driver"]
 
 PERIOD_NS = 10
 
@@ -29,9 +29,13 @@ async def clock_and_reset(dut, idle_inputs=()):
     # the clock toggles in cocotb's C++ layer, not in a Python coroutine (the default
     # without COCOTB_TRUST_INERTIAL_WRITES); safe here: inputs change on falling
     # edges, half a period away from the rising edges that sample them
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start())
-    for name in idle_inputs:
-        getattr(dut, name).value = 0
+    # the clock starts low, so no net of a gate-level netlist is clocked from x at time 0: every net is
+    # known from the first time step, on Icarus as on Verilator (the same toggles on both)
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False))
+    from sim.drivers import HOST_INPUTS
+    for name in dict.fromkeys(tuple(idle_inputs) + HOST_INPUTS):
+        if hasattr(dut, name):
+            getattr(dut, name).value = 0
     dut.rst.value = 1
     await RisingEdge(dut.clk)
     await RisingEdge(dut.clk)
@@ -103,3 +107,35 @@ async def host_run(dut, bound_cycles, what, expected_cycles=None):
     await First(RisingEdge(dut.done), Timer(bound_cycles * PERIOD_NS, unit="ns"))
     assert int(dut.done.value) == 1, f"{what}: done never rose within {bound_cycles} cycles"
     await FallingEdge(dut.clk)
+
+
+class CocotbHost:
+    """The host interface of `sim.drivers` on a cocotb ``dut``."""
+
+    def __init__(self, dut):
+        self.dut = dut
+
+    def set(self, port, value):
+        getattr(self.dut, port).value = value
+
+    def get(self, port):
+        return int(getattr(self.dut, port).value)
+
+    async def write(self, sel, addr, data):
+        await host_write(self.dut, sel, addr, data)
+
+    async def read(self, sel, count):
+        return await host_read(self.dut, sel, count)
+
+    async def run(self, bound, what, expected_cycles=None):
+        await host_run(self.dut, bound, what, expected_cycles)
+
+
+async def run_driver(dut, driver, keep=()):
+    """The whole cocotb test of a job: start it, run ``driver`` (`sim.drivers`), write the report (the
+    mismatches, the first one, and the report's ``keep`` entries) and fail on any mismatch."""
+    params, job = await start_job(dut, ())
+    report = await driver(CocotbHost(dut), job)
+    write_report(params, {"mismatches": report["mismatches"], "first_mismatch": report["first_mismatch"],
+                          **{k: report[k] for k in keep}})
+    assert not report["mismatches"], f"{report['mismatches']} mismatches; first: {report['first_mismatch']}"
