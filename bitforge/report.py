@@ -28,6 +28,10 @@ PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
 #: at compiled speed (`ppa.native`) they take seconds to minutes of simulation
 TAXONN_STEPS = 100
 LSTM_SEQUENCES = 50
+#: the runs at the start of the workload also simulated with the netlist's delays (`ppa.glitch`): Icarus
+#: with SDF runs at event speed, so a window, not the workload
+TAXONN_GLITCH_WINDOW = 2
+LSTM_GLITCH_WINDOW = 1
 
 
 def _say(progress, message):
@@ -74,12 +78,12 @@ def _taxonn_accuracy(cfg, work_dir):
 
 
 def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out, progress, model_fn, *,
-                    require_timing=False, sram_liberty=None):
+                    require_timing=False, sram_liberty=None, glitch_window=None):
     from ppa.estimate import estimate
     from ppa.memories import macros_for
     from rtl.liberty import read_liberty
     fig = estimate(component, workload, liberty, clock_mhz=clock_mhz, require_timing=require_timing, sim=sim,
-                   out_dir=out, sram_liberty=sram_liberty, progress=progress)
+                   out_dir=out, sram_liberty=sram_liberty, glitch_window=glitch_window, progress=progress)
     macros = macros_for(read_liberty(liberty), sram_liberty)
     model = model_fn(cfg, liberty, flops=fig["flops"], macros=macros, progress=progress)
     gate = fig["energy"]["dynamic_per_step_pj"]
@@ -95,10 +99,13 @@ def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out
 
 
 def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="verilator",
-                  steps=TAXONN_STEPS, seed=0, compare=True, sweep=True, progress=None):
+                  steps=TAXONN_STEPS, seed=0, compare=True, sweep=True, glitch_window=TAXONN_GLITCH_WINDOW,
+                  progress=None):
     """Write the TaxoNN report into ``out_dir``; returns report.json's dict.
 
-    ``clock_mhz``: None runs each design at its own fmax (static timing)."""
+    ``clock_mhz``: None runs each design at its own fmax (static timing). ``glitch_window``: that many
+    training steps of TaxoNN (not of the baseline) also run with the netlist's delays (`ppa.glitch`);
+    0 or None: none."""
     from accel.taxonn import TaxoNN
     from models.taxonn import baseline_config
     from ppa.energy_model import taxonn_energy
@@ -107,7 +114,7 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False
     workload = _taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
     main = _design_figures("taxonn", TaxoNN(cfg), cfg, workload, liberty, clock_mhz,
                            sim, out / "work" / "taxonn", progress, taxonn_energy, require_timing=require_timing,
-                           sram_liberty=sram_liberty)
+                           sram_liberty=sram_liberty, glitch_window=min(glitch_window or 0, steps))
     main["inventory"] = _inventory(TaxoNN(cfg))
     report = {**main, "comparison": None, "sweep": None}
     if compare:
@@ -236,8 +243,9 @@ LSTM_MODES = ("binary", "ternary", "fixed12")
 
 def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False,
                       sram_liberty=None, sim="verilator", sequences=LSTM_SEQUENCES, seed=0, source="trained weights",
-                      progress=None):
-    """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode."""
+                      glitch_window=LSTM_GLITCH_WINDOW, progress=None):
+    """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode. ``glitch_window``:
+    that many sequences also run with the netlist's delays (`ppa.glitch`); 0 or None: none."""
     from accel.lstm import LSTM
     from models.lstm import schedule
     from ppa.energy_model import lstm_energy
@@ -248,7 +256,8 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
     wl = _lstm_workload(c, weights, sequences, seed)
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
-                          lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty)
+                          lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty,
+                          glitch_window=min(glitch_window or 0, sequences))
     sched = schedule(c)
     fig["weights"] = source
     fig["weight_memory_bits"] = sched["weight_memory_bits"]
@@ -312,7 +321,7 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=No
 
 def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None,
                 sim="verilator", sequences=LSTM_SEQUENCES, seed=0, compare=True, figures=None, sources=None,
-                progress=None):
+                glitch_window=LSTM_GLITCH_WINDOW, progress=None):
     """Write the BT-LSTM report (``cfg.mode`` first, the other `LSTM_MODES` beside it) into ``out_dir``.
 
     ``weights`` maps each mode to the network trained in that mode (`models.lstm_train.train_modes`
@@ -332,7 +341,7 @@ def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timin
         if mode not in figures:
             figures[mode] = lstm_mode_figures(cfg, mode, weights[mode], liberty, out, clock_mhz=clock_mhz,
                                               require_timing=require_timing, sram_liberty=sram_liberty, sim=sim,
-                                              sequences=sequences, seed=seed,
+                                              sequences=sequences, seed=seed, glitch_window=glitch_window,
                                               source=(sources or {}).get(mode, "trained weights"), progress=progress)
     figures = {m: figures[m] for m in wanted}
     report = {**figures[cfg.mode], "comparison": None, "sweep": None}

@@ -73,12 +73,14 @@ GATE_SIMULATORS = ("verilator", "icarus")
 
 
 def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=False, sim="verilator", out_dir,
-             sram_liberty=None, progress=None):
+             sram_liberty=None, glitch_window=None, progress=None):
     """Synthesize, time, simulate ``workload`` on the netlist, and return the figures (dict).
 
     ``sim``: ``verilator`` runs the workload's driver on the netlist compiled with Verilator, toggles
     counted in the harness (`ppa.native`); ``icarus`` runs its cocotb testbench on Icarus and reads the
-    VCD (`ppa.power.analyze_vcd`). Both count the same toggles (a test shows it)."""
+    VCD (`ppa.power.analyze_vcd`). Both count the same toggles (a test shows it). ``glitch_window``: the
+    first that many runs of the workload are also simulated with the netlist's delays (`ppa.glitch`), and
+    the report's ``glitches`` entry gives the dynamic power with glitches beside the zero-delay figure."""
     from sim.runner import run_job
     if sim not in GATE_SIMULATORS:
         raise ValueError(f"the gate-level simulator must be one of {', '.join(GATE_SIMULATORS)}, not {sim!r}")
@@ -108,8 +110,35 @@ def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=Fal
 
     workload_info = {"description": workload.description, "step": workload.step_name, "phases": workload.phases,
                      "simulator": sim, "check": "every result of the netlist checked against the golden model"}
-    return measure(synth, run_native if sim == "verilator" else run, workload_info, out, clock_mhz=clock_mhz,
-                   require_timing=require_timing, macros=macros, progress=say, started=t0)
+    fig = measure(synth, run_native if sim == "verilator" else run, workload_info, out, clock_mhz=clock_mhz,
+                  require_timing=require_timing, macros=macros, progress=say, started=t0)
+    if glitch_window:
+        fig["glitches"] = _glitches(synth, workload, glitch_window, fig, sim, out, say)
+    return fig
+
+
+def _glitches(synth, workload, window, fig, sim, out, say):
+    """`ppa.glitch.glitch_figure` for the design's clock, with the zero-delay window on ``sim``."""
+    from sim.drivers import DRIVERS
+    from sim.runner import run_job
+    from .glitch import glitch_figure
+    from .native import native_activity
+
+    def zero_delay(job):
+        if sim == "verilator":
+            return native_activity(synth, DRIVERS[workload.driver], job)[0]
+        work = out / "glitch" / "zero-delay"
+        paths = synth.write_sim_netlist(work / "netlist")
+        scopes = [".".join((synth.top,) + p) for p, _ in synth.instances()]
+        result, _ = run_job(paths, job, work, sim="icarus", test_module=workload.test_module, name="gate-level",
+                            waves=True, dump_scopes=scopes)
+        return analyze_vcd(synth, Path(result.build_dir) / "dump.vcd")
+
+    g = glitch_figure(synth, workload, window, fig["clock_mhz"], zero_delay, out / "glitch", progress=say)
+    cells = sum(p["dynamic"] for k, p in fig["power_mw"]["blocks"].items() if k != MEMORIES)
+    g["dynamic_mw_zero_delay"] = fig["power_mw"]["dynamic"]
+    g["dynamic_mw_with_glitches"] = fig["power_mw"]["dynamic"] + cells * ((g["ratio"] or 1.0) - 1.0)
+    return g
 
 
 def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=False, macros=(), per_cycle=False,

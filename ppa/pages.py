@@ -135,6 +135,15 @@ def _markdown(report, plots):
             build = "" if sim.get("build_s") is None else f", build {sim['build_s']:.1f} s (0: cached)"
             lines += [f"Simulated by {sim['simulator']}: {sim['cycles']:,} cycles in {sim['run_s']:.2f} s "
                       f"({sim['cycles_per_s']:,.0f} cycles/s){build}, {sim['nets']:,} nets.", ""]
+        g = r.get("glitches")
+        if g:
+            lines += ["## Glitches (timing-annotated window)", "",
+                      f"Dynamic power {g['dynamic_mw_zero_delay']:.4g} mW at zero delay (the whole workload, a lower "
+                      f"bound); {g['dynamic_mw_with_glitches']:.4g} mW with glitches: the standard cells use "
+                      f"{g['ratio']:.3f}x the zero-delay energy on {g['window']} "
+                      f"({g['cells_pj_per_step_with_delays']:,.1f} against {g['cells_pj_per_step_zero_delay']:,.1f} pJ "
+                      f"per step; {g['toggles_with_delays']:,} against {g['toggles_zero_delay']:,} toggles; clock "
+                      f"period {g['period_ns']} ns).", "", f"Method: {g['method']}.", ""]
         spread = r["energy"].get("spread")
         if spread:
             lines += [f"Dynamic energy per {r['workload']['step']} over the workload ({spread['count']} of them): "

@@ -546,8 +546,29 @@ def inline_cell(cell, pins, name):
     return lines
 
 
-def cell_models(library, names):
-    """Verilog modules for the cells ``names`` of ``library`` (zero-delay, flops start at 0)."""
+def _specify(cell):
+    """A specify block with a zero-delay path from every input an output depends on (flops: from the
+    clock, clear and preset): the paths an SDF file's IOPATH entries annotate."""
+    state = set(cell.ff["state"]) if cell.ff else set()
+    inputs = {p.name for p in cell.inputs}
+
+    def pins_of(expr):
+        return [t for t in _EXPR_TOKEN.findall(expr or "") if t in inputs]
+
+    lines = []
+    for out in cell.outputs:
+        sources = pins_of(out.function)
+        if state and any(t in state for t in _EXPR_TOKEN.findall(out.function or "")):
+            for key in ("clocked_on", "clear", "preset"):
+                sources += pins_of(cell.ff.get(key))
+        for src in dict.fromkeys(sources):
+            lines.append(f"    ({src} => {out.name}) = (0, 0);")
+    return ["  specify", *lines, "  endspecify"] if lines else []
+
+
+def cell_models(library, names, *, specify=False):
+    """Verilog modules for the cells ``names`` of ``library`` (zero-delay, flops start at 0). ``specify``:
+    each with a specify block of zero-delay paths (`_specify`), for a simulation annotated with SDF."""
     parts = []
     for name in sorted(names):
         cell = library.cell(name)
@@ -555,6 +576,8 @@ def cell_models(library, names):
         lines = [f"module {name} ({', '.join(ports)});"]
         for p in cell.pins.values():
             lines.append(f"  {'output' if p.direction == 'output' else 'input'} {p.name};")
+        if specify:
+            lines += _specify(cell)
         if cell.ff:
             ff = cell.ff
             if ff["kind"] != "ff" or "clocked_on" not in ff:

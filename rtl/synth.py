@@ -601,13 +601,14 @@ class Synthesis:
         return dict(out)
 
     # -- simulation netlist ----------------------------------------------------------
-    def write_sim_netlist(self, directory, *, inline_cells=False):
+    def write_sim_netlist(self, directory, *, inline_cells=False, specify=False):
         """Write ``netlist.v`` (every net a scalar ``n<bit>``), ``cells.v`` (library cell models) and
         the memory model; returns the list of paths. The top module keeps the design's ports.
 
         ``inline_cells``: every standard cell computed in place (`rtl.liberty.inline_cell`) instead of
         instantiated (no ``cells.v``): the same logic, which Verilator builds much faster. Memories and
-        their read registers start at zero, as Amaranth's do (``x`` otherwise, where Yosys left them unset)."""
+        their read registers start at zero, as Amaranth's do (``x`` otherwise, where Yosys left them unset).
+        ``specify``: cell models with zero-delay specify paths, for a simulation annotated with SDF."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         used = set()
@@ -619,7 +620,7 @@ class Synthesis:
         paths = [netlist]
         if not inline_cells:
             cells = directory / "cells.v"
-            cells.write_text(cell_models(self.library, used))
+            cells.write_text(cell_models(self.library, used, specify=specify))
             paths.append(cells)
         mem = directory / "mem_v2.v"
         mem.write_text(_memory_model())

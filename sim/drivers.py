@@ -19,7 +19,7 @@ Verilator and Icarus) and the compiled gate-level simulator (`ppa.native`). The 
 from .lstm_host import check_lstm_step, h_codes
 from .taxonn_host import check_inference, check_training_step
 
-__all__ = ["DRIVERS", "lstm_sequences", "taxonn_inference", "taxonn_training", "run_now", "run_amaranth", "load", "HOST_INPUTS"]
+__all__ = ["DRIVERS", "lstm_sequences", "taxonn_inference", "taxonn_training", "run_now", "run_amaranth", "load", "job_window", "HOST_INPUTS"]
 
 #: the host-interface inputs a driver sets, held at 0 from the first cycle (a simulator that starts
 #: them at x and one that starts them at 0 then see the same netlist)
@@ -93,6 +93,17 @@ async def load(host, job):
 
 #: driver name -> coroutine function; a workload names its driver
 DRIVERS = {"lstm": lstm_sequences, "taxonn-inference": taxonn_inference, "taxonn-training": taxonn_training}
+
+
+def job_window(driver, job, runs):
+    """The first ``runs`` sequences (``lstm``), samples or steps of ``job``: the same loads and checks."""
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise ValueError(f"`runs` must be a positive integer, not {runs!r}")
+    out = dict(job)
+    out["inputs"] = job["inputs"][:runs]
+    if driver == "taxonn-training":
+        out["labels"] = job["labels"][:runs]
+    return out
 
 
 def run_amaranth(dut, driver, job):

@@ -193,7 +193,7 @@ def _build_args(sim, optimize, extra):
 
 _ICARUS_VCD_MODULE = """module bitforge_vcd;
   reg [8*1024-1:0] path;
-  initial if ($value$plusargs("bitforge_vcd=%s", path)) begin
+{sdf}  initial if ($value$plusargs("bitforge_vcd=%s", path)) begin
     $dumpfile(path);
     $dumpvars({depth}, {scopes});
   end
@@ -285,7 +285,7 @@ def _parse_results(xml_path):
 
 def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=None,
                build_root=None, build_args=(), optimize=False, waves=False, testcase=None,
-               extra_env=None, plusargs=(), dump_scopes=None):
+               extra_env=None, plusargs=(), dump_scopes=None, sdf=None):
     """Build ``design`` for ``sim`` and run the cocotb tests in ``test_module``.
 
     Parameters
@@ -312,6 +312,9 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     dump_scopes : sequence of str, optional
         Icarus with ``waves``: dump only these hierarchical scopes' own signals
         (depth 1) instead of the whole design.
+    sdf : path, optional
+        Icarus with ``waves``: annotate ``toplevel`` with this SDF file (``$sdf_annotate``, specify
+        paths enabled); the cell models must have specify paths.
 
     Returns
     -------
@@ -325,6 +328,10 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     if not isinstance(toplevel, str) or not toplevel.isidentifier():
         raise ValueError(f"`toplevel` must be a Verilog identifier, not {toplevel!r}")
     args = _build_args(sim, optimize, build_args)
+    if sdf is not None:
+        if sim != "icarus" or not waves:
+            raise ValueError("an SDF annotation runs on icarus with waves")
+        args = args + ["-gspecify"]
     root = Path(build_root) if build_root is not None else default_build_root()
     sources = _sources_for(design, toplevel)
     if sim == "verilator" and all(path is None for path, _ in sources):
@@ -333,7 +340,8 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
             sources = [(None, m) for m in marked]
             args = args + ["--no-public-flat-rw"]
     digest = hashlib.sha256(json.dumps(
-        [sim, toplevel, args, waves, list(dump_scopes or ()), [text for _, text in sources]]).encode()).hexdigest()[:16]
+        [sim, toplevel, args, waves, list(dump_scopes or ()), str(sdf), [text for _, text in sources]]).encode()
+    ).hexdigest()[:16]
     build_dir = (root / f"{name or toplevel}-{sim}-{digest}").resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -349,7 +357,8 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         # writes FST; this one is Verilog-2005 and writes VCD (see _IcarusVcd)
         path = build_dir / "bitforge_vcd.v"
         scopes = ", ".join(dump_scopes) if dump_scopes else toplevel
-        path.write_text(_ICARUS_VCD_MODULE.format(depth=1 if dump_scopes else 0, scopes=scopes))
+        annotate = f'  initial $sdf_annotate("{Path(sdf).resolve()}", {toplevel});\n' if sdf is not None else ""
+        path.write_text(_ICARUS_VCD_MODULE.format(depth=1 if dump_scopes else 0, scopes=scopes, sdf=annotate))
         paths.append(path)
         args = args + ["-s", "bitforge_vcd"]
 
@@ -396,7 +405,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
                      results_xml=results_xml, log_file=log_file, build_s=build_s, run_s=run_s)
 
 
-def run_job(design, job, work_dir, *, sim, test_module, **kwargs):
+def run_job(design, job, work_dir, *, sim, test_module, period_ns=None, **kwargs):
     """`run_cocotb` for a testbench that reads a JSON ``job`` and writes a JSON report
     (`sim.tb.start_job`, `sim.tb.write_report`): returns ``(RunResult, report)``.
 
@@ -409,7 +418,8 @@ def run_job(design, job, work_dir, *, sim, test_module, **kwargs):
     report_path.unlink(missing_ok=True)
     try:
         result = run_cocotb(design, sim=sim, test_module=test_module,
-                            params={"job": str(job_path), "report": str(report_path)}, **kwargs)
+                            params={"job": str(job_path), "report": str(report_path),
+                                    **({"period_ns": period_ns} if period_ns else {})}, **kwargs)
     finally:
         job_path.unlink(missing_ok=True)
     if not report_path.exists():

@@ -10,7 +10,7 @@ accelerators (``mem_sel``, ``mem_addr``, ``mem_wdata``, ``mem_we``,
 import json
 import os
 
-__all__ = ["tb_params", "PERIOD_NS", "clock_and_reset", "host_write", "host_read", "host_run", "start_job",
+__all__ = ["tb_params", "period_ns", "PERIOD_NS", "clock_and_reset", "host_write", "host_read", "host_run", "start_job",
            "write_report", "CocotbHost", "run_driver"]
 
 PERIOD_NS = 10
@@ -19,6 +19,12 @@ PERIOD_NS = 10
 def tb_params():
     """The parameters `run_cocotb` passed to this testbench."""
     return json.loads(os.environ.get("BITFORGE_TB_PARAMS", "{}"))
+
+
+def period_ns():
+    """The clock period: the ``period_ns`` parameter (a netlist simulated with its delays runs at its own
+    clock), `PERIOD_NS` by default."""
+    return tb_params().get("period_ns", PERIOD_NS)
 
 
 async def clock_and_reset(dut, idle_inputs=()):
@@ -31,7 +37,7 @@ async def clock_and_reset(dut, idle_inputs=()):
     # edges, half a period away from the rising edges that sample them
     # the clock starts low, so no net of a gate-level netlist is clocked from x at time 0: every net is
     # known from the first time step, on Icarus as on Verilator (the same toggles on both)
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False))
+    cocotb.start_soon(Clock(dut.clk, period_ns(), unit="ns", impl="gpi").start(start_high=False))
     from sim.drivers import HOST_INPUTS
     for name in dict.fromkeys(tuple(idle_inputs) + HOST_INPUTS):
         if hasattr(dut, name):
@@ -100,11 +106,12 @@ async def host_run(dut, bound_cycles, what, expected_cycles=None):
     if expected_cycles is not None:
         # land mid-cycle, then re-synchronize on a falling edge: a Timer that ends on an
         # edge's time step would let the next write's edge wait finish in that same step
-        await Timer((expected_cycles + 1) * PERIOD_NS + PERIOD_NS // 4, unit="ns")
+        period = period_ns()
+        await Timer((expected_cycles + 1) * period + period // 4, unit="ns")
         await FallingEdge(dut.clk)
         if not int(dut.busy.value):
             return
-    await First(RisingEdge(dut.done), Timer(bound_cycles * PERIOD_NS, unit="ns"))
+    await First(RisingEdge(dut.done), Timer(bound_cycles * period_ns(), unit="ns"))
     assert int(dut.done.value) == 1, f"{what}: done never rose within {bound_cycles} cycles"
     await FallingEdge(dut.clk)
 

@@ -85,8 +85,9 @@ def _check_baseline(name, got):
 def test_taxonn_report(flow_tools, tmp_path):
     from bitforge.report import taxonn_report
     cfg = TaxoNNConfig(layers=(64, 8, 10), pes=2)
-    report = taxonn_report(cfg, flow_tools, tmp_path / "r", steps=2, sweep=False)
+    report = taxonn_report(cfg, flow_tools, tmp_path / "r", steps=2, sweep=False, glitch_window=0, sim="icarus")
     _check_consistent(report)
+    assert report["workload"]["simulation"]["simulator"].startswith("icarus")   # the VCD path, kept for --sim icarus
     assert set(report["energy"]["phases"]) == {"forward", "backprop", "update"}
     from models.taxonn import schedule
     sched = schedule(cfg)
@@ -124,10 +125,10 @@ def test_lstm_report(flow_tools, tmp_path):
     assert {mode: net.mode for mode, net in nets.items()} == {m: m for m in LSTM_MODES}
     with pytest.raises(ValueError, match="no network trained in mode binary, fixed12"):
         lstm_report(cfg, {"ternary": nets["ternary"]}, flow_tools, tmp_path / "r", sequences=1)
-    report = lstm_report(cfg, nets, flow_tools, tmp_path / "r", sequences=1)
+    report = lstm_report(cfg, nets, flow_tools, tmp_path / "r", sequences=2, glitch_window=0)
     assert "trained in its own mode" in report["comparison"]["equal"]
     _check_consistent(report)
-    assert report["workload"]["steps"] == 8
+    assert report["workload"]["steps"] == 16 and report["energy"]["spread"]["count"] == 16
     vs = report["comparison"]["vs_fixed12"]
     assert set(vs) == {"binary", "ternary"}
     assert vs["binary"]["weight_memory_ratio"] == 12 and vs["ternary"]["weight_memory_ratio"] == 6
@@ -147,11 +148,23 @@ def test_taxonn_report_on_sky130(flow_tools, tmp_path):
         liberty = default_liberty("sky130")
     except FileNotFoundError as e:
         pytest.skip(str(e))
-    report = taxonn_report(TaxoNNConfig(layers=(64, 4, 10), pes=2), liberty, tmp_path / "r", steps=1, sweep=False,
-                           compare=False)
+    report = taxonn_report(TaxoNNConfig(layers=(64, 4, 10), pes=2), liberty, tmp_path / "r", steps=2, sweep=False,
+                           compare=False, glitch_window=1)
     assert report["library"]["name"].startswith("sky130")
     assert report["memories"] and all(m["implementation"] == "cells" for m in report["memories"])
     tm = report["timing"]
     assert tm["met"] and tm["slew_violations"] == 0 and report["clock_mhz"] == int(tm["fmax_mhz"] * 10) / 10
     assert (tmp_path / "r" / "work" / "taxonn" / "activity.saif").stat().st_size > 0
     assert report["area_um2"]["total"] == pytest.approx(report["area_um2"]["logic"])  # no macro area
+    # activity at compiled speed by default, with the spread over the workload's steps
+    sim = report["workload"]["simulation"]
+    assert sim["simulator"].startswith("verilator") and sim["cycles"] == report["workload"]["cycles_simulated"]
+    spread = report["energy"]["spread"]
+    assert spread["count"] == 2 and spread["min_pj"] <= spread["mean_pj"] <= spread["max_pj"]
+    # the glitch-aware window: the same first step with the netlist's SDF delays on Icarus, checked against
+    # the golden model; delays only add intermediate values, never remove a settled change
+    g = report["glitches"]
+    assert g["steps"] == 1 and g["toggles_with_delays"] > g["toggles_zero_delay"] and g["ratio"] > 1
+    assert g["dynamic_mw_with_glitches"] > g["dynamic_mw_zero_delay"] == report["power_mw"]["dynamic"]
+    assert g["period_ns"] >= 1000 / report["clock_mhz"]
+    assert "Glitches (timing-annotated window)" in (tmp_path / "r" / "report.md").read_text()
