@@ -86,6 +86,7 @@ def main(argv=None):
         out["icarus"] = {"build_s": round(result.build_s, 1), "run_s": round(result.run_s, 1),
                          "vcd_read_s": round(read_s, 1), "vcd_mb": round(vcd_mb, 1), "cycles": icarus.cycles,
                          "cycles_per_s": round(icarus.cycles / (result.run_s + read_s), 2)}
+        _say(f"old path: {json.dumps(out['icarus'])}")
         _say("new path: Verilator build (cold) and the compiled run")
         t0 = time.monotonic()
         net = NativeNetlist(synth, build_root=tmp / "native", progress=_say)
@@ -93,6 +94,7 @@ def main(argv=None):
         native, _, info = native_activity(synth, lstm_sequences, short, net=net)
         out["verilator"] = {"build_s": round(build_s, 1), "run_s": info["run_s"], "cycles": native.cycles,
                             "cycles_per_s": info["cycles_per_s"], "nets": info["nets"]}
+        _say(f"new path: {json.dumps(out['verilator'])}")
         ours = {(s.var.scope[1:], s.var.name): s.bits[0].tc for s in native.switching.signals}
         depth = len(icarus.top_scope)
         theirs = {(s.var.scope[depth:], s.var.name): s.bits[0].tc for s in icarus.switching.signals}
