@@ -53,7 +53,7 @@ VERILATOR_OPTIONS = ["-O3", "-fno-dfg", "--x-assign", "0", "--x-initial", "0", "
                      "--output-split-cfuncs", "500"]
 #: make variables of the model's C++ build: run-time code at -O1, the once-only initialization at -O0
 CXX_MAKE = ["OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1"]
-_VERSION = 2  # bumped when the harness or the netlist rendering changes
+_VERSION = 3  # bumped when the harness or the netlist rendering changes
 
 
 def _verilator_env():
@@ -166,17 +166,15 @@ class NativeNetlist:
         tmp.mkdir(parents=True)
         (tmp / "gl.v").write_text(text)
         (tmp / "harness.cpp").write_text(harness)
-        # verilate, then make with parallel jobs: `--build -j N` would also group the C++ into N huge
-        # translation units (--output-groups), which gcc compiles far slower than the split files
-        argv = [exe, "--cc", "--exe", "--top-module", "bitforge_gl", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                "-Wno-MULTIDRIVEN", *VERILATOR_OPTIONS, "-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-o", "libgl.so",
-                "-Mdir", "obj", "gl.v", "harness.cpp"]
+        # `--build -j 2` groups the split C++ into a few large translation units (--output-groups). On a
+        # 218k-net netlist (2 cores, busy) its two run-time groups compiled in 8 minutes; one unit per split
+        # file instead (422 of them, each loading the 160 MB precompiled header of the model's members) ran
+        # at 20 units a minute: about 20 minutes
+        argv = [exe, "--cc", "--exe", "--build", "-j", str(min(2, os.cpu_count() or 1)), "--top-module",
+                "bitforge_gl", "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", *VERILATOR_OPTIONS,
+                "-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-o", "libgl.so", "-Mdir", "obj",
+                "gl.v", "harness.cpp"]
         proc = subprocess.run(argv, cwd=tmp, capture_output=True, text=True, env=env)
-        if proc.returncode == 0:
-            make = subprocess.run(["make", "-j", str(min(2, os.cpu_count() or 1)), "-f", "Vbitforge_gl.mk"],
-                                  cwd=tmp / "obj", capture_output=True, text=True, env=env)
-            proc = subprocess.CompletedProcess(argv, make.returncode, proc.stdout + make.stdout,
-                                               proc.stderr + make.stderr)
         (tmp / "build.log").write_text(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
