@@ -307,6 +307,10 @@ def _report_text(report):
              f"energy model: {report['energy_model']['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
              f"({100 * report['energy_model']['difference']:+.1f}% vs gate level; standard cells "
              f"{100 * (report['energy_model']['logic_difference'] or 0):+.1f}%)"]
+    g = report.get("glitches")
+    if g and g.get("ratio"):
+        lines.append(f"with glitches: dynamic {g['dynamic_mw_with_glitches']:.3f} mW (standard cells {g['ratio']:.3f}x "
+                     f"the zero-delay energy on {g['window']}, SDF delays on Icarus)")
     comp = report.get("comparison")
     if comp and "power_ratio" in comp:
         lines.append(f"baseline (dedicated 16-bit) / TaxoNN: power {comp['power_ratio']:.2f}x (paper 2.1x), "
