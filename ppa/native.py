@@ -39,7 +39,7 @@ from quant.errors import VerificationError
 from quant.fsio import default_build_root
 from rtl.synth import module_nets, verilog_identifier
 from .activity import BitActivity, SignalActivity, SwitchingActivity, VcdVar
-from .power import ACCOUNTING, Activity, net_energies
+from .power import Activity, busy_runs, net_energies
 
 __all__ = ["NativeNetlist", "NativeHost", "native_activity", "HALF_PS", "VERILATOR_OPTIONS"]
 
@@ -441,7 +441,7 @@ def native_activity(synth, driver, job, *, build_root=None, progress=None, net=N
         block[i] = block_index[synth.block_of(path)]
 
     memories = synth.memories()
-    watch, const = [], []                     # watched probe bits; per column: ("bits", [...]) or a constant
+    watch = []                                # probe bits whose per-cycle values are recorded
     columns = {}
 
     def top_port(name):
@@ -505,15 +505,6 @@ def native_activity(synth, driver, job, *, build_root=None, progress=None, net=N
         for kind, target in (("r", reads), ("w", writes)):
             for c in cols[kind]:
                 target[:, k] |= (w_rows[:, c].astype(bool) if isinstance(c, int) else np.full(rows, c == "1"))
-    runs, start = [], None
-    for c, b in enumerate(busy):
-        if b and start is None:
-            start = c
-        elif not b and start is not None:
-            runs.append((start, c))
-            start = None
-    if start is not None:
-        runs.append((start, rows))
     top_scope = (synth.top,)
     signals = []
     for i, (path, b) in enumerate(net.probe):
@@ -521,10 +512,11 @@ def native_activity(synth, driver, job, *, build_root=None, progress=None, net=N
         high = int(t1[i])
         signals.append(SignalActivity(var, (BitActivity(t0=end - high, t1=high, tx=0, tz=0, tc=int(toggles[i])),)))
     switching = SwitchingActivity(timescale=1e-12, start=0, end=end, signals=tuple(signals))
-    charged = sum(1 for i, (path, b) in enumerate(net.probe) if energy[i] > 0)
+    costed = energy[:len(net.probe)] > 0
+    charged = int(costed.sum())
     act = Activity(blocks=blocks, energy=e_rows, busy=busy, phase=phase, memories=memories, reads=reads,
-                   writes=writes, toggles=int(sum(int(toggles[i]) for i in range(len(net.probe)) if energy[i] > 0)),
-                   runs=runs, switching=switching,
+                   writes=writes, toggles=int(toggles[:len(net.probe)][costed].sum()),
+                   runs=busy_runs(busy), switching=switching,
                    accounting={"charged": charged, "no_cell_pins": len(net.probe) - charged, "port_names": 0,
                                "outside": 0},
                    top_scope=top_scope)

@@ -23,7 +23,7 @@ from rtl.synth import module_nets
 from .activity import BitActivity, SignalActivity, SwitchingActivity, read_header, settled_steps
 
 
-__all__ = ["net_energies", "analyze_vcd", "Activity", "METHOD", "METHOD_VERSION"]
+__all__ = ["net_energies", "analyze_vcd", "busy_runs", "Activity", "METHOD", "METHOD_VERSION"]
 
 #: bumped whenever a change here changes any figure (keys the characterization cache)
 METHOD_VERSION = 2
@@ -234,15 +234,7 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", clock_path=None
         raise ValueError(f"{vcd_path}: no time steps after the header")
     busy = np.array(busy_rows, dtype=bool)
     phase = np.array(phase_rows, dtype=np.int64) if phase_id else busy.astype(np.int64)
-    runs, start = [], None
-    for c, b in enumerate(busy):
-        if b and start is None:
-            start = c
-        elif not b and start is not None:
-            runs.append((start, c))
-            start = None
-    if start is not None:
-        runs.append((start, len(busy)))
+    runs = busy_runs(busy)
     signals = []
     for ident, var in vars_of.items():
         if var.width != 1:
@@ -257,6 +249,20 @@ def analyze_vcd(synth, vcd_path, *, top_scope=None, clock="clk", clock_path=None
                     memories=memories, reads=np.array(read_rows, dtype=bool).reshape(len(busy), len(memories)),
                     writes=np.array(write_rows, dtype=bool).reshape(len(busy), len(memories)),
                     toggles=toggles, runs=runs, switching=switching, accounting=accounting, top_scope=scope)
+
+
+def busy_runs(busy):
+    """``[(first, end))`` cycle ranges where ``busy`` (a bool per cycle) is high."""
+    runs, start = [], None
+    for c, b in enumerate(busy):
+        if b and start is None:
+            start = c
+        elif not b and start is not None:
+            runs.append((start, c))
+            start = None
+    if start is not None:
+        runs.append((start, len(busy)))
+    return runs
 
 
 def _port_name(name, ports):
