@@ -24,12 +24,12 @@ Then ``index.md``/``index.html`` link every artifact, and ``summary.json`` /
 ``summary.md`` hold the table printed on the terminal.
 """
 
-import html
 import json
 import time
 from pathlib import Path
 
 from quant.fsio import ensure_dir, atomic_write_json, atomic_write_text
+from ppa.page import Page, Section, Table, Figure, Links, Bullets, to_markdown, to_html, relative_href
 
 __all__ = ["run_demo", "format_summary", "DEMO"]
 
@@ -389,60 +389,137 @@ def format_summary(summary):
 
 # -- index ---------------------------------------------------------------------------
 
-def _write_index(out, summary):
-    """index.md and index.html: every artifact, relative links, the report plots inline."""
-    out = Path(out)
+_PLOT_CAPTIONS = {
+    "breakdown": "area (1000 um^2) and power (mW at its clock) of each block of the netlist",
+    "comparison": "area (mm^2), power (mW) and energy per step (nJ) of the compared designs, each at its own clock",
+    "phases": "dynamic energy (nJ) of one training step in each phase of the schedule",
+    "loss": "training loss (nats) after each epoch",
+    "valid": "validation accuracy after each epoch",
+    "curve": "test accuracy (%) after each epoch: fixed point, its training accuracy, and the float32 reference",
+}
 
-    def rel(p):
-        try:
-            return str(Path(p).resolve().relative_to(out.resolve()))
-        except ValueError:
-            return str(p)
 
-    sections = [("Summary", [("summary.json", "summary.json"), ("summary.md", "summary.md")])]
-    sections.append(("Building blocks", [(f"{b['block']} on {b['simulator']}",
-                                          f"blocks/{b['block']}/{b['simulator']}/sim.json")
-                                         for b in summary["blocks"]]
-                     + [(f"{n}.v", f"blocks/{n}/{n}.v") for n in sorted({b["block"] for b in summary["blocks"]})]))
-    t, l = summary["taxonn"], summary["lstm"]
-    sections.append(("TaxoNN training", [("golden-model metrics", rel(t["files"]["metrics"])),
-                                         ("RTL training run", rel(t["files"]["sim"])),
-                                         ("RTL-trained weights", "taxonn/rtl/weights.npz")]))
-    sections.append(("BT-LSTM", [("trained weights (lstm.npz)", rel(l["files"]["weights"])),
-                                 ("training metrics", rel(l["files"]["metrics"])),
-                                 ("float reference metrics", rel(l["files"]["float_metrics"])),
-                                 ("RTL run", rel(l["files"]["sim"]))]))
-    sections.append(("Verilog", [(f"{name}: {Path(f).name}", rel(f)) for name, d in summary["verilog"]["designs"].items()
-                                 for f in d["files"]]))
-    rep = summary["reports"]
-    images = []
+def _verdict(summary):
+    """The headline's first paragraph: what was verified, on what, with what result."""
+    t, l, blocks = summary["taxonn"], summary["lstm"], summary["blocks"]
+    bad = sum(b["mismatches"] for b in blocks) + t["rtl"]["mismatches"] + l["rtl"]["mismatches"]
+    sims = sorted({b["simulator"] for b in blocks})
+    head = "RTL bit-exact with the golden models" if summary["all_passed"] else f"MISMATCHES FOUND ({bad})"
+    tr, lr = t["rtl"], l["rtl"]
+    return (f"{head}: {len({b['block'] for b in blocks})} building blocks on {' and '.join(sims)} "
+            f"({sum(b['vectors'] for b in blocks):,} vectors, {sum(b['mismatches'] for b in blocks)} mismatches); "
+            f"TaxoNN trained {tr['samples']:,} steps on the RTL ({tr['simulator']}), {tr['mismatches']} mismatches, "
+            f"{tr['cycles']:,} cycles against {tr['cycles_model']:,} by the golden model's schedule; BT-LSTM "
+            f"{lr['samples']} test sequences on the RTL ({lr['simulator']}), {lr['mismatches']} mismatches, "
+            f"{lr['cycles']:,} cycles against {lr['cycles_model']:,} by the schedule.")
+
+
+def _designs_table(summary):
+    rows = []
+    for r in summary["table"]:
+        area = "-" if r["area_um2"] is None else f"{r['area_um2'] / 1e6:.3g}"
+        power = "-" if r["power_mw"] is None else f"{r['power_mw']:.3g}"
+        cycles = f"{r['cycles']:,}" + ("" if r["cycles_model"] is None else f" ({r['cycles_model']:,})")
+        rows.append((f"{r['design']} ({r['task']})", f"{_pct(r['float'])} / {_pct(r['quantized'])} / {_pct(r['rtl'])}",
+                     r["rtl_run"], str(r["mismatches"]), cycles, area, power))
+    return Table(("design (task)", "accuracy: float / quantized / RTL", "RTL run", "mismatches",
+                  "cycles (model)", "area (mm^2)", "power (mW)"), tuple(rows),
+                 numeric=(False, False, False, True, True, True, True),
+                 caption="Accuracy on the test split; the RTL run's results compared with the golden model's, "
+                         "and its cycle count with the schedule's.")
+
+
+def _claims_table(rep, mode):
+    t, l = rep["taxonn"], rep["lstm"]
+    vs = l["vs_fixed12"][mode]
+    lib = rep["library"]
+    method = f"gate-level, zero-delay activity on {rep['gate_sim']}; {lib}"
+    rows = (("TaxoNN: area, 16-bit dedicated baseline / TaxoNN", f"{t['area_ratio']:.2f}x", "1.65x",
+             f"TaxoNN {t['clock_mhz']:g} MHz, baseline {t['baseline_clock_mhz']:g} MHz (each its own fmax)",
+             f"Liberty cell areas + SRAM macros; {lib}"),
+            ("TaxoNN: power, baseline / TaxoNN", f"{t['power_ratio']:.2f}x", "2.1x",
+             f"TaxoNN {t['clock_mhz']:g} MHz, baseline {t['baseline_clock_mhz']:g} MHz", method),
+            (f"BT-LSTM: weight memory, 12-bit / {mode}", f"{vs['weight_memory_ratio']:.1f}x", "up to 12x", "-",
+             "bits of the weight memories"),
+            (f"BT-LSTM: speedup, {mode} / 12-bit", f"{vs['speedup']:.2f}x", "up to 10x",
+             f"{mode} {l['clock_mhz']:g} MHz (own fmax)", "schedule cycles x clock from static timing"),
+            (f"BT-LSTM: throughput per mm^2, {mode} / 12-bit", f"{vs['throughput_at_equal_area_ratio']:.2f}x", "-",
+             f"{mode} {l['clock_mhz']:g} MHz", "throughput / (Liberty cell areas + SRAM macros)"))
+    return Table(("figure", "measured", "paper", "clock", "method"), rows, numeric=(False, True, True, False, False),
+                 caption=f"The papers' hardware claims against this run's reports (BT-LSTM H={l['config']['hidden']}).")
+
+
+def _figure(path, out, text):
+    return Figure(Path(path).read_bytes(), text, rel_href(path, out))
+
+
+def rel_href(path, out):
+    """``path`` (absolute or relative to the working directory) relative to the output directory ``out``."""
+    return relative_href(path, out)
+
+
+def _index_page(out, summary):
+    t, l, rep = summary["taxonn"], summary["lstm"], summary["reports"]
+    headline = [_verdict(summary), _designs_table(summary)]
+    if "skipped" in rep:
+        headline.append(f"Power and area reports skipped: {rep['skipped']}")
+    else:
+        headline.append(_claims_table(rep, l["mode"]))
+    sections = [Section("Building blocks", (Table(
+        ("block", "simulator", "vectors", "mismatches", "result"),
+        tuple((b["block"], b["simulator"], f"{b['vectors']:,} {'exhaustive' if b['exhaustive'] else 'random'}",
+               str(b["mismatches"]), "pass" if b["passed"] else "FAIL") for b in summary["blocks"]),
+        numeric=(False, False, True, True, False)),))]
+    plots = []
     if "skipped" not in rep:
-        links = []
-        for design in ("taxonn", "lstm"):
+        for design, title in (("taxonn", "TaxoNN"), ("lstm", f"BT-LSTM H={rep['lstm']['config']['hidden']}")):
             d = Path(rep[design]["html"]).parent
-            links += [(f"{design} report (html)", rel(d / "report.html")), (f"{design} report (md)", rel(d / "report.md")),
-                      (f"{design} report (json)", rel(d / "report.json"))]
-            images += [(f"{design}: {png.stem}", rel(png)) for png in sorted(d.glob("*.png"))]
-        sections.append(("Power and area", links))
-    images += [(f"training: {p.parent.name} {p.stem}", rel(p)) for p in sorted((out / "lstm").glob("*/*.png"))]
+            for png in sorted(d.glob("*.png")):
+                if png.stem in _PLOT_CAPTIONS:
+                    plots.append(_figure(png, out, f"{title} report: {_PLOT_CAPTIONS[png.stem]}."))
+    curve = Path(t["files"]["metrics"]).with_name("curve.png")
+    if curve.exists():
+        plots.append(_figure(curve, out, f"TaxoNN {'-'.join(map(str, t['config']['layers']))} training on digits: "
+                                         f"{_PLOT_CAPTIONS['curve']}."))
+    for run in sorted((out / "lstm").glob("*/loss.png")) + sorted((out / "lstm").glob("*/valid.png")):
+        plots.append(_figure(run, out, f"BT-LSTM training run {run.parent.name}: {_PLOT_CAPTIONS[run.stem]}."))
+    if plots:
+        sections.append(Section("Plots", tuple(plots)))
+    if "skipped" not in rep:
+        sections.append(Section("Power and area reports", (Links(tuple(
+            (f"{design} report ({kind})", rel_href(Path(rep[design]["html"]).with_name(f"report.{kind}"), out))
+            for design in ("taxonn", "lstm") for kind in ("html", "md", "json"))),)))
+    sections.append(Section("Artifacts", (Links(
+        (("summary.json (every figure of this page)", "summary.json"), ("summary.md", "summary.md"))
+        + tuple((f"{b['block']} on {b['simulator']}", f"blocks/{b['block']}/{b['simulator']}/sim.json")
+                for b in summary["blocks"])
+        + tuple((f"{n}.v", f"blocks/{n}/{n}.v") for n in sorted({b["block"] for b in summary["blocks"]}))
+        + (("TaxoNN golden-model metrics", rel_href(t["files"]["metrics"], out)),
+           ("TaxoNN RTL training run", rel_href(t["files"]["sim"], out)),
+           ("TaxoNN RTL-trained weights", "taxonn/rtl/weights.npz"),
+           ("BT-LSTM trained weights (lstm.npz)", rel_href(l["files"]["weights"], out)),
+           ("BT-LSTM training metrics", rel_href(l["files"]["metrics"], out)),
+           ("BT-LSTM float reference metrics", rel_href(l["files"]["float_metrics"], out)),
+           ("BT-LSTM RTL run", rel_href(l["files"]["sim"], out)))
+        + tuple((f"Verilog {name}: {Path(f).name}", rel_href(f, out))
+                for name, d in summary["verilog"]["designs"].items() for f in d["files"])),)))
+    notes = [f"stages {summary['stages_wall_s']} s, this run {summary['wall_s']} s; simulators "
+             f"{', '.join(summary['simulators'])}"]
+    if "skipped" not in rep:
+        notes.append(f"power and area: {rep['library']}, each design at its own fmax from OpenSTA, zero-delay "
+                     f"gate-level activity on {rep['gate_sim']} (a lower bound); the report's LSTM is a smaller "
+                     f"network (H={rep['lstm']['config']['hidden']}) trained the same way")
+    sections.append(Section("Run", (Bullets(tuple(notes)),)))
+    return Page("bitforge demo", tuple(headline), tuple(sections),
+                subtitle="TaxoNN and BT-LSTM from quantized training to verified RTL, with power and area")
 
-    md = ["# bitforge demo", "", format_summary(summary), ""]
-    for title, links in sections:
-        md += [f"## {title}", ""] + [f"- [{text}]({href})" for text, href in links] + [""]
-    if images:
-        md += ["## Plots", ""] + [f"![{text}]({href})" for text, href in images] + [""]
-    atomic_write_text(out / "index.md", "\n".join(md))
 
-    e = html.escape
-    body = [f"<h1>bitforge demo</h1><pre>{e(format_summary(summary))}</pre>"]
-    for title, links in sections:
-        body.append(f"<h2>{e(title)}</h2><ul>" + "".join(f'<li><a href="{e(h)}">{e(t)}</a></li>' for t, h in links)
-                    + "</ul>")
-    if images:
-        body.append("<h2>Plots</h2>" + "".join(f'<figure><img src="{e(h)}" alt="{e(t)}" style="max-width:48%">'
-                                               f"<figcaption>{e(t)}</figcaption></figure>" for t, h in images))
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>bitforge demo</title><style>body{font-family:"
-            "sans-serif;max-width:1100px;margin:auto}pre{background:#f4f4f4;padding:1em;overflow-x:auto}figure"
-            "{display:inline-block;width:48%;margin:0}figure img{max-width:100%!important}</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")
-    atomic_write_text(out / "index.html", page)
+def _write_index(out, summary):
+    """index.md and index.html: the headline, the tables, the plots (embedded in the HTML), every artifact."""
+    out = Path(out)
+    page = _index_page(out, summary)
+    for fig in page.figures:   # the Markdown links them where they lie
+        if not (out / fig.name).exists():
+            raise FileNotFoundError(f"{out / fig.name}: a plot of the index is missing")
+    atomic_write_text(out / "index.md", to_markdown(page))
+    atomic_write_text(out / "index.html", to_html(page))

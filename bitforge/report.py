@@ -107,7 +107,7 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False
     training steps of TaxoNN (not of the baseline) also run with the netlist's delays (`ppa.glitch`);
     0 or None: none."""
     from accel.taxonn import TaxoNN
-    from models.taxonn import baseline_config
+    from models.taxonn import baseline_config, schedule
     from ppa.energy_model import taxonn_energy
     out = ensure_dir(out_dir)
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
@@ -116,6 +116,7 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False
                            sim, out / "work" / "taxonn", progress, taxonn_energy, require_timing=require_timing,
                            sram_liberty=sram_liberty, glitch_window=min(glitch_window or 0, steps))
     main["inventory"] = _inventory(TaxoNN(cfg))
+    main["workload"]["cycles_model"] = schedule(cfg)["total"]
     report = {**main, "comparison": None, "sweep": None}
     if compare:
         base_cfg = baseline_config(cfg)
@@ -260,6 +261,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
                           glitch_window=min(glitch_window or 0, sequences))
     sched = schedule(c)
     fig["weights"] = source
+    fig["workload"]["cycles_model"] = sched["cycles_per_step"]
     fig["weight_memory_bits"] = sched["weight_memory_bits"]
     fig["throughput_steps_per_s"] = fig["clock_mhz"] * 1e6 / sched["cycles_per_step"]
     fig["throughput_per_mm2"] = fig["throughput_steps_per_s"] / (fig["area_um2"]["total"] * 1e-6)
@@ -304,7 +306,7 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=No
     if weights_path is not None:
         if run is None:
             w = LSTMWeights.load(weights_path)
-            return {w.mode: w}, {w.mode: f"trained weights ({weights_path})"}
+            return {w.mode: w}, {w.mode: f"trained weights ({Path(weights_path).name})"}
         given[cfg.mode] = Path(weights_path).parent
     runs = train_modes(run, modes, work_dir, given=given, progress=False, say=progress)
     nets, sources = {}, {}

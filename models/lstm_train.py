@@ -165,7 +165,7 @@ def _plot(path, epochs, values, ylabel, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)  # the size of every page plot (ppa.page.FIGURE_SIZE)
     ax.plot(epochs, values, "o-")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)

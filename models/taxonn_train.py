@@ -87,7 +87,7 @@ def _plot_curve(path, history, float_reference):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)  # the size of every page plot (ppa.page.FIGURE_SIZE)
     ax.plot(epochs, [100 * h["test_accuracy"] for h in history], "o-", label="TaxoNN (fixed point)")
     ax.plot(epochs, [100 * h["train_accuracy"] for h in history], "s--", alpha=0.6,
             label="TaxoNN train accuracy (during the epoch)")

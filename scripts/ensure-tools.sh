@@ -7,6 +7,8 @@ missing=()
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v yosys >/dev/null 2>&1 || missing+=(yosys)
 command -v sta >/dev/null 2>&1 || missing+=(opensta)  # OpenSTA: static timing (ppa.timing)
+# headless Chromium: the pages the demo and the reports write are checked in it (ppa.browser)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 cmd="apt-get install -y ${missing[*]}"
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

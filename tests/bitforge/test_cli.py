@@ -141,6 +141,13 @@ def test_demo_end_to_end_and_resume(tmp_path, monkeypatch):
                  "verilog/lstm-fixed12/lstm.v", "blocks/mulround/verilator/sim.json"):
         assert f"({link})" in index and (tmp_path / link).exists()
     assert "<a href=\"verilog/taxonn-baseline/taxonn.v\">" in (tmp_path / "index.html").read_text()
+    # the index opens in a browser headline first, links resolve, plots decode, no path of this machine
+    from tests.pages import check_written_pages
+    [page] = check_written_pages(tmp_path, [tmp_path / "index.html"], forbidden=[str(tmp_path)]) or [None]
+    assert page is None or (page.title == "bitforge demo" and page.images >= 3 and page.links > 20)
+    html = (tmp_path / "index.html").read_text()
+    assert "RTL bit-exact with the golden models: 3 building blocks" in html
+    assert html.index("RTL bit-exact") < html.index("<table>") < html.index("<h2>Building blocks</h2>")
     text = demo.format_summary(summary)
     assert "| TaxoNN 64-8-10 P=2" in text and "| BT-LSTM ternary H=8" in text
 

@@ -104,8 +104,12 @@ def test_taxonn_report(flow_tools, tmp_path):
                  "work/taxonn/netlist/constraints.sdc"):
         assert (tmp_path / "r" / name).stat().st_size > 0
     assert json.loads((tmp_path / "r" / "report.json").read_text())["area_um2"]["total"] == report["area_um2"]["total"]
+    from tests.pages import check_written_pages
+    check_written_pages(tmp_path / "r", [tmp_path / "r" / "report.html"], forbidden=[str(tmp_path)])
     html = (tmp_path / "r" / "report.html").read_text()
-    assert "data:image/png;base64," in html and "<table>" in html
+    assert html.index("Verified: every result of the netlist checked against the golden model, 0 mismatches") \
+        < html.index("<table>") < html.index("<h2>Setup</h2>")
+    assert f"{sched['total']:g} by the golden model's schedule (equal)" in html
     _check_baseline("taxonn", _flat(report))
     base = comp["designs"]["baseline"]
     _check_baseline("taxonn-baseline", {"area_um2": base["area_um2"], "logic_area_um2": base["logic_area_um2"],
@@ -135,7 +139,9 @@ def test_lstm_report(flow_tools, tmp_path):
     assert vs["ternary"]["area_ratio"] > 1 and vs["binary"]["area_ratio"] > 1
     assert abs(report["energy_model"]["difference"]) < 0.25
     assert abs(report["energy_model"]["logic_difference"]) < 0.25  # the standard cells alone
-    assert (tmp_path / "r" / "report.html").stat().st_size > 0
+    assert report["workload"]["cycles_per_step"] == report["workload"]["cycles_model"]
+    from tests.pages import check_written_pages
+    check_written_pages(tmp_path / "r", [tmp_path / "r" / "report.html"], forbidden=[str(tmp_path)])
     _check_baseline("lstm-ternary", _flat(report))
 
 

@@ -59,6 +59,11 @@ def test_ppa_of_a_mac(tools, tmp_path, capsys, monkeypatch):
     for name in ("report.json", "report.md", "report.html", "activity.saif", "netlist/netlist_mapped.v",
                  "netlist/constraints.sdc"):
         assert (out / name).stat().st_size > 0, name
+    from tests.pages import check_written_pages
+    check_written_pages(out, [out / "report.html"], forbidden=[str(tmp_path)])
+    html = (out / "report.html").read_text()
+    assert "Result check: none (no reference model for arbitrary Verilog)" in html
+    assert '<a href="netlist/netlist_mapped.v">' in html and '<a href="activity.saif">' in html
     # the reported fmax, reproduced by an outside OpenSTA run on the written netlist and SDC
     lib = tmp_path / "lib.lib"
     lib.write_bytes(gzip.decompress(tools.read_bytes()))
