@@ -3,26 +3,31 @@
 One LSTM layer, one time step per ``start``, with exactly the arithmetic of
 `models.lstm.LSTMGolden` and the cycle count of `models.lstm.schedule`.
 
-Datapath: L lanes; lane l of group g computes unit ``u = g*L + l``. Per
-time step the controller issues, for each group and each gate q (i, f, g, o),
-the Cx input chunks then the Ch hidden chunks, one per cycle; every lane adds
-K products of its unit's row (add / subtract / skip for binary and ternary
-codes, real multipliers for fixed12) into an input and a hidden accumulator.
-Behind the accumulation runs a pipeline per lane (stage: what it does):
+Two sections, sized independently:
 
-* S1: weight word and input chunk arrive; adder trees; accumulate.
-* S2: after a gate's last chunk, ``pre = rq(sx*ax + sh*ah + b)``.
-* S3: sigmoid (i, f, o) or tanh (g) into the lane's gate register.
-* S4: after gate o, ``c = rq(f*c + i*g)`` (c state updated).
-* S5: ``n = rq(sc*c + bc)``.  S6: ``tanh(n)``.  S7: ``h = rq(o*tanh(n))``
-  into the next h bank.
+* **The accumulation array**: L lanes x K inputs per cycle; lane l of group g
+  computes unit ``u = g*L + l``. Per time step the controller issues, for each
+  group and each gate q (i, f, g, o), the Cx input chunks then the Ch hidden
+  chunks, one per cycle; every lane adds K products of its unit's row (add /
+  subtract / skip for binary and ternary codes, with the input operand isolated
+  for a zero code; real multipliers for fixed12) into an input and a hidden
+  accumulator (stage S1, behind the issue S0).
+* **M shared post-accumulation units** (`accel.lstm_post.PostUnit`,
+  ``cfg.units``): when a gate's last chunk is accumulated, the L lanes' sums move
+  into a hold buffer (the accumulators' second bank) and the array goes on with
+  the next gate while the units drain the buffer, M lanes per cycle, D =
+  ceil(L/M) cycles: unit m takes lane ``d*M + m`` in drain cycle d through gate
+  scaling, activation, and after gate o the cell update, normalized cell, tanh
+  and output product (stages P0..P5). When D > Cx+Ch the buffer is still
+  draining when the next gate completes: the array stalls until it is free
+  (`models.lstm.schedule` counts it).
 
 Memories: weight words (L*K codes: lane l's codes in bits
 ``l*K*wb .. (l+1)*K*wb-1``, code k at ``k*wb`` within them, ``wb`` = 1, 2 or
 12; binary 1 = +1, 0 = -1; ternary 00 = 0, 01 = +1, 11 = -1; fixed12 two's
-complement), gate parameters per (group, gate) (per lane sx, sh, b),
-cell parameters per group (per lane sc, bc), the input buffer (Cx words of K
-x codes). The h state (two banks) and c state are registers.
+complement), gate parameters per (group, gate, drain cycle) (sx, sh, b of the
+M lanes a drain cycle serves, field m for unit m), cell parameters per (group,
+drain cycle) (sc, bc likewise), the input buffer (Cx words of K x codes). The h state (two banks) and c state are registers.
 
 Host interface
 --------------
@@ -43,10 +48,11 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from models.lstm import LSTMConfig, PIPELINE_LATENCY
-from quant import activations, pack
-from ._fixed import requantize_hw, pack_lanes, unpack_lanes
-from .units import CodeDot, PWLUnit
+from models.lstm import LSTMConfig
+from quant import pack
+from ._fixed import pack_lanes, unpack_lanes
+from .lstm_post import PostUnit
+from .units import CodeDot
 
 __all__ = ["LSTM", "LSTMMemoryMap"]
 
@@ -84,34 +90,39 @@ class LSTMMemoryMap:
             return pack_lanes(codes.ravel(), self.wb, L * K)
         return pack(codes, cfg.mode, L * K * self.wb)
 
-    def gate_words(self, sx, sh, b):
-        """Gate-parameter words (address g*4 + q) from codes of sx, sh (s_fmt) and b (pre_fmt)."""
-        cfg, L, H = self.cfg, self.cfg.lanes, self.cfg.hidden
-        sb, pb = cfg.s_fmt.total, cfg.pre_fmt.total
-        words = []
+    def _lanes(self):
+        """(group, drain cycle, unit m, lane, LSTM unit u or None) of every post-unit slot, in word order."""
+        cfg, L, M, D = self.cfg, self.cfg.lanes, self.cfg.units, self.cfg.drain_cycles
         for g in range(cfg.groups):
-            for q in range(4):
-                word = 0
-                for lane in range(L):
+            for d in range(D):
+                for unit in range(M):
+                    lane = d * M + unit
                     u = g * L + lane
-                    if u < H:
-                        r = q * H + u
-                        field = _field(sx[r], sb) | _field(sh[r], sb) << sb | _field(b[r], pb) << 2 * sb
-                        word |= field << (lane * self.gate_bits)
-                words.append(word)
+                    yield g, d, unit, (u if lane < L and u < cfg.hidden else None)
+
+    def gate_words(self, sx, sh, b):
+        """Gate-parameter words (address (g*4 + q)*D + d: field m holds lane d*M + m's sx, sh (s_fmt) and
+        b (pre_fmt) codes)."""
+        cfg, H, D = self.cfg, self.cfg.hidden, self.cfg.drain_cycles
+        sb, pb = cfg.s_fmt.total, cfg.pre_fmt.total
+        words = [0] * (cfg.groups * 4 * D)
+        for g, d, unit, u in self._lanes():
+            if u is None:
+                continue
+            for q in range(4):
+                r = q * H + u
+                field = _field(sx[r], sb) | _field(sh[r], sb) << sb | _field(b[r], pb) << 2 * sb
+                words[(g * 4 + q) * D + d] |= field << (unit * self.gate_bits)
         return words
 
     def cell_words(self, sc, bc):
-        cfg, L, H = self.cfg, self.cfg.lanes, self.cfg.hidden
+        """Cell-parameter words (address g*D + d: field m holds lane d*M + m's sc and bc codes)."""
+        cfg, D = self.cfg, self.cfg.drain_cycles
         sb, pb = cfg.s_fmt.total, cfg.pre_fmt.total
-        words = []
-        for g in range(cfg.groups):
-            word = 0
-            for lane in range(L):
-                u = g * L + lane
-                if u < H:
-                    word |= (_field(sc[u], sb) | _field(bc[u], pb) << sb) << (lane * self.cell_bits)
-            words.append(word)
+        words = [0] * (cfg.groups * D)
+        for g, d, unit, u in self._lanes():
+            if u is not None:
+                words[g * D + d] |= (_field(sc[u], sb) | _field(bc[u], pb) << sb) << (unit * self.cell_bits)
         return words
 
     def state_words(self, h0, c0):
@@ -136,8 +147,8 @@ class LSTMMemoryMap:
     @property
     def word_bits(self):
         cfg = self.cfg
-        return max(cfg.lanes * cfg.inputs_per_cycle * self.wb, cfg.lanes * self.gate_bits,
-                   cfg.lanes * self.cell_bits, cfg.h_fmt.total + cfg.c_fmt.total,
+        return max(cfg.lanes * cfg.inputs_per_cycle * self.wb, cfg.units * self.gate_bits,
+                   cfg.units * self.cell_bits, cfg.h_fmt.total + cfg.c_fmt.total,
                    cfg.inputs_per_cycle * max(cfg.x_fmt.total, cfg.h_fmt.total))
 
 
@@ -149,7 +160,7 @@ class LSTM(wiring.Component):
             raise TypeError(f"`config` must be an LSTMConfig, not {type(config).__name__}")
         self.config = config
         self.map = LSTMMemoryMap(config)
-        depth = max(config.groups * 4 * self.map.C, config.hidden, config.groups * 4)
+        depth = max(config.groups * 4 * self.map.C, config.hidden, config.groups * 4 * config.drain_cycles)
         self.addr_bits = max(1, (depth - 1).bit_length())
         super().__init__({
             "mem_sel": In(range(6)),
@@ -167,19 +178,16 @@ class LSTM(wiring.Component):
     def elaborate(self, platform):
         cfg, mp = self.config, self.map
         L, K, H, G, C, Cx = cfg.lanes, cfg.inputs_per_cycle, cfg.hidden, cfg.groups, mp.C, cfg.x_chunks
+        M, D = cfg.units, cfg.drain_cycles
         wb = mp.wb
-        xb, hb, cb, pb, ab, sb = (cfg.x_fmt.total, cfg.h_fmt.total, cfg.c_fmt.total, cfg.pre_fmt.total,
-                                  cfg.act_fmt.total, cfg.s_fmt.total)
-        xf, hf, cf, pf, af, sf = (cfg.x_fmt.frac, cfg.h_fmt.frac, cfg.c_fmt.frac, cfg.pre_fmt.frac,
-                                  cfg.act_fmt.frac, cfg.s_fmt.frac)
-        wf = cfg.weight_frac
+        xb, hb, cb, pb, sb = cfg.x_fmt.total, cfg.h_fmt.total, cfg.c_fmt.total, cfg.pre_fmt.total, cfg.s_fmt.total
+        ab = cfg.act_fmt.total
         m = Module()
-        rq = lambda v, frac, fmt: requantize_hw(v, frac, fmt, "nearest", "saturate")
 
         # -- memories and state ----------------------------------------------
         wmem = Memory(shape=unsigned(L * K * wb), depth=G * 4 * C, init=[])
-        gmem = Memory(shape=unsigned(L * mp.gate_bits), depth=G * 4, init=[])
-        cmem = Memory(shape=unsigned(L * mp.cell_bits), depth=G, init=[])
+        gmem = Memory(shape=unsigned(M * mp.gate_bits), depth=G * 4 * D, init=[])
+        cmem = Memory(shape=unsigned(M * mp.cell_bits), depth=G * D, init=[])
         xmem = Memory(shape=unsigned(K * xb), depth=Cx, init=[])
         m.submodules.wmem, m.submodules.gmem, m.submodules.cmem, m.submodules.xmem = wmem, gmem, cmem, xmem
         w_rd, g_rd, c_rd, x_rd = (mem.read_port() for mem in (wmem, gmem, cmem, xmem))
@@ -203,6 +211,7 @@ class LSTM(wiring.Component):
                 for u in range(H):
                     with m.Case(u):
                         m.d.sync += [h0[u].eq(self.mem_wdata[:hb]), c0[u].eq(self.mem_wdata[hb:hb + cb])]
+
         def chunk_index(value, n):
             return value[:max(1, (n - 1).bit_length())] if n > 1 else Const(0, 1)
 
@@ -221,12 +230,12 @@ class LSTM(wiring.Component):
         with m.If(idle):
             m.d.comb += [port.addr.eq(self.mem_addr) for port in (w_rd, g_rd, c_rd, x_rd)]
 
-        # -- issue stage (S0) --------------------------------------------------
+        # -- the array's pipeline: issue (S0), accumulate (S1), hand over (S2); `run` low stalls it ----------
+        run = Signal()        # the array advances (low: the hold buffer is still draining)
         g = Signal(range(max(2, G)))
         q = Signal(2)
         j = Signal(range(max(2, C)))
         issuing = Signal()
-        tail = Signal(range(PIPELINE_LATENCY + 1))
         count = Signal(32)
         last_issue = (g == G - 1) & (q == 3) & (j == C - 1)
         m.d.sync += self.done.eq(0)
@@ -237,6 +246,7 @@ class LSTM(wiring.Component):
                          first.eq(self.first)]
         with m.If(issuing):
             m.d.comb += [w_rd.addr.eq((g * 4 + q) * C + j), x_rd.addr.eq(j)]
+        with m.If(issuing & run):
             with m.If(j == C - 1):
                 m.d.sync += j.eq(0)
                 with m.If(q == 3):
@@ -246,36 +256,30 @@ class LSTM(wiring.Component):
             with m.Else():
                 m.d.sync += j.eq(j + 1)
             with m.If(last_issue):
-                m.d.sync += [issuing.eq(0), tail.eq(1)]
-        with m.If(tail != 0):
-            m.d.sync += tail.eq(tail + 1)
-            with m.If(tail == PIPELINE_LATENCY):
-                m.d.sync += [tail.eq(0), self.busy.eq(0), self.done.eq(1), self.cycles.eq(count + 1),
-                             bank.eq(~bank), first.eq(0)]
+                m.d.sync += issuing.eq(0)
 
         # h chunk for the issue (registered, to arrive with the memory data in S1)
         h_prev = [Mux(first, h0[u], h_latest[u]) for u in range(H)]
         h_word = Signal(K * hb)
-        with m.If(j >= Cx):
+        with m.If(run & (j >= Cx)):
             m.d.sync += h_word.eq(h_chunk_array(h_prev)[chunk_index((j - Cx).as_unsigned(), cfg.h_chunks)])
 
-        # control delayed alongside the data
-        def delay(value, name):
+        def delay(value, name, enable=run):
             reg = Signal.like(value, name=name)
-            m.d.sync += reg.eq(value)
+            with m.If(enable):
+                m.d.sync += reg.eq(value)
             return reg
 
         v1, g1, q1 = delay(issuing, "v1"), delay(g, "g1"), delay(q, "q1")
         is_x1, first1, last1 = delay(j < Cx, "is_x1"), delay(j == 0, "first1"), delay(j == C - 1, "last1")
 
-        # -- S1: trees and accumulators ------------------------------------------
+        # S1: trees and accumulators
         x_in = [x_rd.data[k * xb:(k + 1) * xb].as_signed() for k in range(K)]
         h_in = [h_word[k * hb:(k + 1) * hb].as_signed() for k in range(K)]
         acc_x_bits = cfg.acc_bits(cfg.input_size, cfg.x_fmt)
         acc_h_bits = cfg.acc_bits(cfg.hidden, cfg.h_fmt)
         ax = [Signal(signed(acc_x_bits), name=f"ax{lane}") for lane in range(L)]
         ah = [Signal(signed(acc_h_bits), name=f"ah{lane}") for lane in range(L)]
-
         dot_mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
         for lane in range(L):
             codes = w_rd.data[lane * K * wb:(lane + 1) * K * wb]
@@ -284,107 +288,118 @@ class LSTM(wiring.Component):
             m.d.comb += [dot_x.codes.eq(codes), dot_h.codes.eq(codes)]
             m.d.comb += [dot_x.x[k].eq(x_in[k]) for k in range(K)]
             m.d.comb += [dot_h.x[k].eq(h_in[k]) for k in range(K)]
-            tree_x, tree_h = dot_x.y, dot_h.y
-            with m.If(v1):
+            with m.If(run & v1):
                 with m.If(is_x1):
-                    m.d.sync += ax[lane].eq(Mux(first1, 0, ax[lane]) + tree_x)
+                    m.d.sync += ax[lane].eq(Mux(first1, 0, ax[lane]) + dot_x.y)
                 with m.Else():
-                    m.d.sync += ah[lane].eq(ah[lane] + tree_h)
-        v2 = delay(v1 & last1, "v2")
-        g2, q2 = delay(g1, "g2"), delay(q1, "q2")
-        with m.If(v1):
-            m.d.comb += g_rd.addr.eq(g1 * 4 + q1)
+                    m.d.sync += ah[lane].eq(ah[lane] + dot_h.y)
+                with m.If(first1):  # a gate's first chunk is always an x chunk: clear ah for it
+                    m.d.sync += ah[lane].eq(0)
+        v2, g2, q2 = delay(v1 & last1, "v2"), delay(g1, "g2"), delay(q1, "q2")
         # read enables: each memory is read only in the cycles that use it (and by the host while idle)
-        m.d.comb += [w_rd.en.eq(idle | issuing), x_rd.en.eq(idle | (issuing & (j < Cx))),
-                     g_rd.en.eq(idle | (v1 & last1))]
-        with m.If(v1 & first1):  # a gate's first chunk is always an x chunk: clear ah for it
-            for lane in range(L):
-                m.d.sync += ah[lane].eq(0)
+        m.d.comb += [w_rd.en.eq(idle | (issuing & run)), x_rd.en.eq(idle | (issuing & run & (j < Cx)))]
 
-        # -- S2: gate scaling ----------------------------------------------------
-        sig = activations.sigmoid(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
-        tnh = activations.tanh(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
-        frac_pre = max(sf + xf + wf, sf + hf + wf, pf)
-        pre = [Signal(signed(pb), name=f"pre{lane}") for lane in range(L)]
-        for lane in range(L):
-            word = g_rd.data[lane * mp.gate_bits:(lane + 1) * mp.gate_bits]
-            sx, sh, b = word[:sb].as_signed(), word[sb:2 * sb].as_signed(), word[2 * sb:].as_signed()
-            total = ((sx * ax[lane]) << (frac_pre - (sf + xf + wf))) + \
-                    ((sh * ah[lane]) << (frac_pre - (sf + hf + wf))) + (b << (frac_pre - pf))
-            with m.If(v2):  # registers load only when their stage is valid: no activity otherwise
-                m.d.sync += pre[lane].eq(rq(total, frac_pre, cfg.pre_fmt))
-        v3, g3, q3 = delay(v2, "v3"), delay(g2, "g3"), delay(q2, "q3")
+        # S2: the finished sums move into the hold buffer, which the post units drain D cycles long
+        draining = Signal()
+        d = Signal(range(max(2, D)))
+        hold_g, hold_q = Signal.like(g), Signal(2)
+        hold_x = [Signal(signed(acc_x_bits), name=f"hold_x{lane}") for lane in range(L)]
+        hold_h = [Signal(signed(acc_h_bits), name=f"hold_h{lane}") for lane in range(L)]
+        drain_ends = draining & (d == D - 1)
+        free = ~draining | drain_ends
+        m.d.comb += run.eq(~v2 | free)
+        load = v2 & free
+        with m.If(load):
+            m.d.sync += [hold_g.eq(g2), hold_q.eq(q2), draining.eq(1), d.eq(0)]
+            m.d.sync += [hold_x[lane].eq(ax[lane]) for lane in range(L)]
+            m.d.sync += [hold_h[lane].eq(ah[lane]) for lane in range(L)]
+        with m.Elif(drain_ends):
+            m.d.sync += draining.eq(0)
+        with m.Elif(draining):
+            m.d.sync += d.eq(d + 1)
+        # the gate parameters of drain cycle d are read in the cycle before it
+        with m.If(load):
+            m.d.comb += g_rd.addr.eq((g2 * 4 + q2) * D)
+        with m.Elif(draining):
+            m.d.comb += g_rd.addr.eq((hold_g * 4 + hold_q) * D + d + 1)
+        m.d.comb += g_rd.en.eq(idle | load | (draining & ~drain_ends))
 
-        # -- S3: activations into the gate registers -----------------------------------
-        gates = [[Signal(signed(ab), name=f"gate{qq}_{lane}") for qq in range(4)] for lane in range(L)]
-        for lane in range(L):
-            m.submodules[f"act_sig{lane}"] = unit_s = PWLUnit(sig)
-            m.submodules[f"act_tanh{lane}"] = unit_t = PWLUnit(tnh)
-            m.d.comb += [unit_s.x.eq(pre[lane]), unit_t.x.eq(pre[lane])]
-            s_out, t_out = unit_s.y, unit_t.y
-            with m.If(v3):
-                with m.Switch(q3):
-                    for qq in range(4):
-                        with m.Case(qq):
-                            m.d.sync += gates[lane][qq].eq(t_out if qq == 2 else s_out)
-        v4, g4 = delay(v3 & (q3 == 3), "v4"), delay(g3, "g4")
+        # -- the post units' pipeline: tags shared by all M units -------------------------------------
+        def tag(value, name):
+            reg = Signal.like(value, name=name)
+            m.d.sync += reg.eq(value)
+            return reg
 
-        # -- S4: cell update -----------------------------------------------------------
-        with m.If(v4):
-            m.d.comb += c_rd.addr.eq(g4)
-        m.d.comb += c_rd.en.eq(idle | v4)
-        c_new = [Signal(signed(cb), name=f"cnew{lane}") for lane in range(L)]
-        o5 = [Signal(signed(ab), name=f"o5_{lane}") for lane in range(L)]
-        frac_c = max(af + cf, 2 * af)
-        for lane in range(L):
-            c_old = Array(Mux(first, c0[u], cs[u]) if u < H else Const(0, cb)
-                          for u in (gg * L + lane for gg in range(G)))[g4]
-            i_, f_, gg_, o_ = gates[lane]
-            c_next = Signal(signed(cb), name=f"cnext{lane}")
-            m.d.comb += c_next.eq(rq(((f_ * c_old) << (frac_c - (af + cf))) + ((i_ * gg_) << (frac_c - 2 * af)),
-                                     frac_c, cfg.c_fmt))
-            with m.If(v4):  # registers load only when their stage is valid: no activity otherwise
-                m.d.sync += [c_new[lane].eq(c_next), o5[lane].eq(o_)]
-                with m.Switch(g4):
-                    for gg in range(G):
-                        u = gg * L + lane
-                        if u < H:
-                            with m.Case(gg):
-                                m.d.sync += cs[u].eq(c_next)
-        v5, g5 = delay(v4, "v5"), delay(g4, "g5")
+        last_item = (hold_g == G - 1) & (hold_q == 3) & (d == D - 1)
+        p1, p1_q, p1_g, p1_d = tag(draining, "p1"), tag(hold_q, "p1_q"), tag(hold_g, "p1_g"), tag(d, "p1_d")
+        p1_last = tag(draining & last_item, "p1_last")
+        p2 = tag(p1 & (p1_q == 3), "p2")
+        p2_g, p2_d, p2_last = tag(p1_g, "p2_g"), tag(p1_d, "p2_d"), tag(p1 & p1_last, "p2_last")
+        p3, p3_g, p3_d, p3_last = tag(p2, "p3"), tag(p2_g, "p3_g"), tag(p2_d, "p3_d"), tag(p2_last, "p3_last")
+        p4, p4_g, p4_d, p4_last = tag(p3, "p4"), tag(p3_g, "p4_g"), tag(p3_d, "p4_d"), tag(p3_last, "p4_last")
+        p5, p5_g, p5_d, p5_last = tag(p4, "p5"), tag(p4_g, "p5_g"), tag(p4_d, "p5_d"), tag(p4_last, "p5_last")
+        with m.If(p2):  # cell parameters of P3's item
+            m.d.comb += c_rd.addr.eq(p2_g * D + p2_d)
+        m.d.comb += c_rd.en.eq(idle | p2)
 
-        # -- S5: normalized cell -------------------------------------------------------
-        frac_n = max(sf + cf, pf)
-        n = [Signal(signed(pb), name=f"n{lane}") for lane in range(L)]
-        o6 = [Signal(signed(ab), name=f"o6_{lane}") for lane in range(L)]
-        for lane in range(L):
-            word = c_rd.data[lane * mp.cell_bits:(lane + 1) * mp.cell_bits]
-            sc, bc = word[:sb].as_signed(), word[sb:].as_signed()
-            total = ((sc * c_new[lane]) << (frac_n - (sf + cf))) + (bc << (frac_n - pf))
-            with m.If(v5):
-                m.d.sync += [n[lane].eq(rq(total, frac_n, cfg.pre_fmt)), o6[lane].eq(o5[lane])]
-        v6, g6 = delay(v5, "v6"), delay(g5, "g6")
+        # gate registers i, f, g of every lane, written at P1, read at P2 when gate o arrives
+        gates = [[Signal(signed(ab), name=f"gate{qq}_{lane}") for qq in range(3)] for lane in range(L)]
+        for unit in range(M):
+            m.submodules[f"post{unit}"] = post = PostUnit(cfg)
+            slots = [dd * M + unit for dd in range(D)]                       # lanes this unit serves
+            lane_of = lambda dd: slots[dd] if slots[dd] < L else None
+            zero_acc = (Const(0, signed(acc_x_bits)), Const(0, signed(acc_h_bits)))
+            gw = g_rd.data[unit * mp.gate_bits:(unit + 1) * mp.gate_bits]
+            cw = c_rd.data[unit * mp.cell_bits:(unit + 1) * mp.cell_bits]
+            m.d.comb += [
+                post.load.eq(draining),
+                post.ax.eq(Array(hold_x[lane_of(dd)] if lane_of(dd) is not None else zero_acc[0]
+                                 for dd in range(D))[d]),
+                post.ah.eq(Array(hold_h[lane_of(dd)] if lane_of(dd) is not None else zero_acc[1]
+                                 for dd in range(D))[d]),
+                post.sx.eq(gw[:sb].as_signed()), post.sh.eq(gw[sb:2 * sb].as_signed()),
+                post.b.eq(gw[2 * sb:].as_signed()),
+                post.q_tanh.eq(p1_q == 2), post.keep_o.eq(p1 & (p1_q == 3)),
+                post.update.eq(p2), post.norm.eq(p3), post.squash.eq(p4),
+                post.sc.eq(cw[:sb].as_signed()), post.bc.eq(cw[sb:].as_signed()),
+            ]
+            zero_act = Const(0, signed(ab))
+            for qq, port in ((0, post.i), (1, post.f), (2, post.g)):
+                m.d.comb += port.eq(Array(gates[lane_of(dd)][qq] if lane_of(dd) is not None else zero_act
+                                          for dd in range(D))[p2_d])
+            with m.If(p1 & (p1_q != 3)):
+                with m.Switch(p1_d):
+                    for dd in range(D):
+                        if lane_of(dd) is not None:
+                            with m.Case(dd):
+                                with m.Switch(p1_q):
+                                    for qq in range(3):
+                                        with m.Case(qq):
+                                            m.d.sync += gates[lane_of(dd)][qq].eq(post.act)
+            # the LSTM unit of slot (group gg, drain cycle dd): u = gg*L + dd*M + unit
+            units = [(gg, dd, gg * L + lane_of(dd)) for gg in range(G) for dd in range(D)
+                     if lane_of(dd) is not None and gg * L + lane_of(dd) < H]
+            slot = lambda gsig, dsig: gsig * D + dsig
+            unit_at = {(gg, dd): u for gg, dd, u in units}
+            c_state = Array(Mux(first, c0[unit_at[gg, dd]], cs[unit_at[gg, dd]]) if (gg, dd) in unit_at
+                            else Const(0, cb) for gg in range(G) for dd in range(D))
+            m.d.comb += post.c_old.eq(c_state[slot(p2_g, p2_d)])
+            with m.If(p2):
+                with m.Switch(slot(p2_g, p2_d)):
+                    for gg, dd, u in units:
+                        with m.Case(gg * D + dd):
+                            m.d.sync += cs[u].eq(post.c_next)
+            with m.If(p5):
+                with m.Switch(slot(p5_g, p5_d)):
+                    for gg, dd, u in units:
+                        with m.Case(gg * D + dd):
+                            with m.If(bank):
+                                m.d.sync += hs[0][u].eq(post.h)
+                            with m.Else():
+                                m.d.sync += hs[1][u].eq(post.h)
 
-        # -- S6: tanh; S7: output product into the next h bank -------------------------
-        tn = [Signal(signed(ab), name=f"tn{lane}") for lane in range(L)]
-        o7 = [Signal(signed(ab), name=f"o7_{lane}") for lane in range(L)]
-        for lane in range(L):
-            m.submodules[f"act_cell{lane}"] = unit = PWLUnit(tnh)
-            m.d.comb += unit.x.eq(n[lane])
-            with m.If(v6):
-                m.d.sync += [tn[lane].eq(unit.y), o7[lane].eq(o6[lane])]
-        v7, g7 = delay(v6, "v7"), delay(g6, "g7")
-        with m.If(v7):
-            with m.Switch(g7):
-                for gg in range(G):
-                    with m.Case(gg):
-                        for lane in range(L):
-                            u = gg * L + lane
-                            if u < H:
-                                h_new = rq(o7[lane] * tn[lane], 2 * af, cfg.h_fmt)
-                                with m.If(bank):
-                                    m.d.sync += hs[0][u].eq(h_new)
-                                with m.Else():
-                                    m.d.sync += hs[1][u].eq(h_new)
+        # the step ends when the last slot's h is written
+        with m.If(p5 & p5_last):
+            m.d.sync += [self.busy.eq(0), self.done.eq(1), self.cycles.eq(count + 1), bank.eq(~bank),
+                         first.eq(0)]
         return m
-

@@ -58,8 +58,9 @@ class AdderTree(wiring.Component):
 class CodeDot(wiring.Component):
     """``y = sum(code_k * x_k)`` over k < n: add, subtract or skip per weight code.
 
-    ``mode`` "binary" (1-bit codes, 1 = +1), "ternary" (01 = +1, 11 = -1, else 0)
-    or "fixed" (signed codes: real multipliers).
+    ``mode`` "binary" (1-bit codes, 1 = +1), "ternary" (01 = +1, 11 = -1, 00 = 0: the
+    input is isolated, so a skipped weight does not switch the tree) or "fixed" (signed
+    codes: real multipliers).
     """
 
     def __init__(self, n, mode, code_bits, x_width):
@@ -79,7 +80,10 @@ class CodeDot(wiring.Component):
             if self.mode == "binary":
                 terms.append(Mux(code[0], v, -v))
             elif self.mode == "ternary":
-                terms.append(Mux(code == 0b01, v, Mux(code == 0b11, -v, Const(0, signed(self.x_width + 1)))))
+                # operand isolation: a zero code (00) holds the negator and the tree input at 0, so a
+                # skipped weight costs no switching however its input changes
+                isolated = Mux(code[0], v, Const(0, signed(self.x_width)))
+                terms.append(Mux(code[1], -isolated, isolated))
             else:
                 terms.append(code.as_signed() * v)
         m.d.comb += self.y.eq(adder_tree(terms))

@@ -88,7 +88,7 @@ def add_config_options(parser, config_cls, title=None, defaults=None):
             kind, meta, what = str, "FMT", FORMAT_HELP + "; "
         elif isinstance(default, bool):
             kind, meta, what = _bool, "BOOL", ""
-        elif isinstance(default, int):
+        elif isinstance(default, int) or default is None:   # None: an integer the config chooses itself
             kind, meta, what = int_type(), "N", ""
         elif isinstance(default, tuple):
             kind, meta, what = _int_list, "A,B,...", ""
@@ -97,6 +97,8 @@ def add_config_options(parser, config_cls, title=None, defaults=None):
         if f.name in choices:
             extra["choices"], meta = tuple(choices[f.name]), None
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if default is None:
+            shown = getattr(config_cls, "AUTO", {}).get(f.name, "chosen by the configuration")
         note = (defaults or {}).get(f.name, f"default {shown}")
         group.add_argument(_option(f.name), dest=f"cfg_{f.name}", type=kind, metavar=meta,
                            help=f"{what}{note}", **extra)

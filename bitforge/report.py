@@ -259,6 +259,10 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
                           lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty,
                           glitch_window=min(glitch_window or 0, sequences))
+    if mode == "ternary":
+        fig["zero_skip"] = _zero_skip(c, weights, liberty, Path(out_dir) / "work" / "ternary-dense", fig, sim=sim,
+                                      clock_mhz=fig["clock_mhz"], sram_liberty=sram_liberty, sequences=sequences,
+                                      seed=seed, progress=progress)
     sched = schedule(c)
     fig["weights"] = source
     fig["workload"]["cycles_model"] = sched["cycles_per_step"]
@@ -266,6 +270,32 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     fig["throughput_steps_per_s"] = fig["clock_mhz"] * 1e6 / sched["cycles_per_step"]
     fig["throughput_per_mm2"] = fig["throughput_steps_per_s"] / (fig["area_um2"]["total"] * 1e-6)
     return fig
+
+
+def _tree_pj(fig):
+    return sum(b["energy_per_step_pj"] for name, b in fig["blocks"].items() if name == "adder trees")
+
+
+def _zero_skip(cfg, weights, liberty, out, fig, *, sim, clock_mhz, sram_liberty, sequences, seed, progress):
+    """What skipping the zero weights saves: the trees' gate-level energy per step with the trained ternary
+    weights against the same netlist, inputs and clock with every zero weight replaced by +1."""
+    from accel.lstm import LSTM
+    from ppa.estimate import estimate
+    zeros = int((weights.wx == 0).sum() + (weights.wh == 0).sum())
+    total = weights.wx.size + weights.wh.size
+    dense = dataclasses.replace(weights, wx=np.where(weights.wx == 0, 1, weights.wx),
+                                wh=np.where(weights.wh == 0, 1, weights.wh), source="dense copy")
+    _say(progress, f"ternary with its {zeros} zero weights set to +1: the saving of skipping them")
+    other = estimate(LSTM(cfg), _lstm_workload(cfg, dense, sequences, seed), liberty, clock_mhz=clock_mhz, sim=sim,
+                     out_dir=out, sram_liberty=sram_liberty, glitch_window=0, progress=progress)
+    trained, without = _tree_pj(fig), _tree_pj(other)
+    return {"sparsity": zeros / total, "zero_weights": zeros, "weights": total,
+            "trees_pj_per_step": trained, "trees_pj_per_step_no_zeros": without,
+            "saving": 1 - trained / without if without else None,
+            "total_pj_per_step": fig["energy"]["per_step_pj"], "total_pj_per_step_no_zeros": other["energy"]["per_step_pj"],
+            "method": "gate-level energy of the add/subtract/skip trees per time step, the same netlist, input "
+                      "sequences and clock, with the trained ternary weights and with every zero weight replaced "
+                      "by +1 (a zero code isolates its input: neither its negator nor the tree switches)"}
 
 
 def lstm_training_run(cfg, weights_path, *, compare=True):

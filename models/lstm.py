@@ -52,12 +52,15 @@ from quant import activations
 from ._config import ConfigMixin, check_int, check_choice
 
 __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedule", "MODES", "FIXED12_MAX",
-           "CODE_SETS", "PIPELINE_LATENCY", "WEIGHT_BITS"]
+           "CODE_SETS", "POST_STAGES", "HANDOVER", "WEIGHT_BITS"]
 
-#: Cycles from the last (gate, chunk) issue of a time step until its last h is
-#: written: weight read and accumulate, gate scaling, activation, cell update,
-#: normalized cell, tanh, output product (stages S1..S7 of `accel.lstm`).
-PIPELINE_LATENCY = 7
+#: Cycles from a (gate, chunk) issue to the hold buffer taking the gate's sums: weight read,
+#: accumulate, hand over (stages S0..S2 of `accel.lstm`).
+HANDOVER = 2
+#: Stages of a shared post-accumulation unit, from taking a lane's sums to writing its h: gate
+#: scaling, activation, cell update, normalized cell, tanh, output product (P0..P5 of
+#: `accel.lstm_post`).
+POST_STAGES = 6
 
 MODES = ("binary", "ternary", "fixed12")
 WEIGHT_BITS = {"binary": 1, "ternary": 2, "fixed12": 12}  # memory bits per weight code
@@ -233,6 +236,10 @@ class LSTMConfig(ConfigMixin):
         Sigmoid and tanh outputs.
     s_fmt : FixedFormat
         The folded batch-norm scales sx, sh, sc.
+    post_units : int or None
+        M, the shared post-accumulation units (gate scaling, activations, cell
+        update), 1 <= M <= L; each takes one lane's sums per cycle. None: the
+        fewest that never stall the array, ceil(L / (Cx + Ch)) (`units`).
     segments : int
         Linear segments of the sigmoid and tanh units (a power of two; 128 keeps
         a trained model's hidden states within 0.005 of the float model's,
@@ -241,6 +248,8 @@ class LSTMConfig(ConfigMixin):
 
     #: The values each choice field accepts (the CLI lists them).
     CHOICES = {"mode": MODES}
+    #: What the fields whose default is None resolve to (the CLI shows it).
+    AUTO = {"post_units": "the fewest that never stall the array, ceil(lanes / (Cx + Ch))"}
 
     input_size: int = 8
     hidden: int = 32
@@ -254,6 +263,7 @@ class LSTMConfig(ConfigMixin):
     act_fmt: FixedFormat = FixedFormat(12, 10)
     s_fmt: FixedFormat = FixedFormat(18, 14)
     segments: int = 128
+    post_units: int | None = None
 
     def __post_init__(self):
         self._coerce_formats()
@@ -265,6 +275,8 @@ class LSTMConfig(ConfigMixin):
         check_choice("mode", self.mode, MODES)
         check_int("lanes", self.lanes, 1, 1024)
         check_int("inputs_per_cycle", self.inputs_per_cycle, 1, 1024)
+        if self.post_units is not None:
+            check_int("post_units", self.post_units, 1, self.lanes)
         for name in ("x_fmt", "h_fmt", "c_fmt", "pre_fmt", "act_fmt", "s_fmt"):
             if not getattr(self, name).signed:
                 raise ValueError(f"`{name}` must be signed, not {getattr(self, name)}")
@@ -302,6 +314,18 @@ class LSTMConfig(ConfigMixin):
         return -(-self.hidden // self.lanes)
 
     @property
+    def units(self):
+        """M: the shared post-accumulation units (``post_units``, or the fewest that never stall)."""
+        if self.post_units is not None:
+            return self.post_units
+        return max(1, -(-self.lanes // (self.x_chunks + self.h_chunks)))
+
+    @property
+    def drain_cycles(self):
+        """D = ceil(L / M): cycles the post units take to drain one gate's L sums."""
+        return -(-self.lanes // self.units)
+
+    @property
     def x_chunks(self):
         return -(-self.input_size // self.inputs_per_cycle)
 
@@ -331,18 +355,31 @@ def schedule(cfg, steps=1):
 
     Per time step the controller issues, for each group g of L units and each
     gate q in i, f, g, o, the Cx = ceil(I/K) input chunks and then the
-    Ch = ceil(H/K) hidden chunks: one (gate, chunk) per cycle, every lane
-    adding K products of its unit's row into its accumulators. The gate
-    scaling, activations and cell update of a group run in a pipeline behind
-    the accumulation of the next, so a step takes
-    ``G*4*(Cx+Ch) + PIPELINE_LATENCY`` cycles. The lower bound counts the
-    add/subtract/skip operations of the unpadded matrices on L*K adders.
+    Ch = ceil(H/K) hidden chunks, C = Cx + Ch cycles per gate: one (gate, chunk)
+    per cycle, every lane adding K products of its unit's row into its
+    accumulators. `HANDOVER` cycles after a gate's last issue its L sums move
+    into the hold buffer, which the M post units drain in D = ceil(L/M) cycles
+    while the array accumulates the next gate; a hand-over waits for the
+    previous drain to end, so gates complete every max(C, D) cycles (D > C
+    stalls the array D - C cycles per gate). Counting from cycle 0, which
+    issues the first chunk::
+
+        first hand-over        cycle C - 1 + HANDOVER
+        the 4G - 1 next ones   max(C, D) cycles apart
+        last drain cycle       D cycles after the last hand-over (its P0)
+        last h written         POST_STAGES - 1 cycles after that (P5), the step's last cycle
+
+    so a step takes C - 1 + HANDOVER + (4G - 1) max(C, D) + D + POST_STAGES cycles.
+    The lower bound counts the add/subtract/skip operations of the unpadded
+    matrices on L*K adders.
     """
-    issue = cfg.groups * 4 * (cfg.x_chunks + cfg.h_chunks)
-    per_step = issue + PIPELINE_LATENCY
+    C, D, G = cfg.x_chunks + cfg.h_chunks, cfg.drain_cycles, cfg.groups
+    issue = G * 4 * C
+    per_step = C - 1 + HANDOVER + (4 * G - 1) * max(C, D) + D + POST_STAGES
     ops = 4 * cfg.hidden * (cfg.input_size + cfg.hidden)
     lower = -(-ops // (cfg.lanes * cfg.inputs_per_cycle))
-    return {"cycles_per_step": per_step, "issue_cycles": issue, "latency": PIPELINE_LATENCY,
+    return {"cycles_per_step": per_step, "issue_cycles": issue, "stall_cycles": (4 * G - 1) * max(0, D - C),
+            "post_units": cfg.units, "drain_cycles": D, "latency": per_step - issue,
             "cycles": per_step * steps, "lower_bound_per_step": lower,
             "utilization": round(ops / (cfg.lanes * cfg.inputs_per_cycle * per_step), 4),
             "weight_memory_bits": cfg.weight_memory_bits()}

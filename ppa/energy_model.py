@@ -120,8 +120,10 @@ def lstm_energy(cfg, liberty, *, flops, macros=(), progress=None):
         "scaling and cell multipliers": 2 * gates * scale["unit_pj"] + units * (2 * cell + 2 * sq),
         "flip-flop clock": flops * cycles * scale["flop_clock_pj"],
     }
+    M, D = cfg.units, cfg.drain_cycles
+    pb = cfg.pre_fmt.total
     mems = {"weights": (G * 4 * C, L * K * wb, issues, 0), "x": (cfg.x_chunks, K * xb, G * 4 * cfg.x_chunks, 0),
-            "gates": (G * 4, L * (2 * sb + cfg.pre_fmt.total), G * 4, 0), "cells": (G, L * 2 * sb, G, 0)}
+            "gates": (G * 4 * D, M * (2 * sb + pb), G * 4 * D, 0), "cells": (G * D, M * (sb + pb), G * D, 0)}
     terms["SRAM macros"], mem_rows = _mems(mems, macros)
     return {"per_step_pj": sum(terms.values()), "terms": terms, "memories": mem_rows,
             "counts": {"issues": issues, "gates": gates, "cycles": cycles, "flops": flops}, "method": MODEL_METHOD}

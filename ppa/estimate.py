@@ -35,6 +35,7 @@ __all__ = ["estimate", "measure", "block_label", "Workload", "TimingNotMet", "ME
 
 _LABELS = (("pe_", "PE array (multipliers)"), ("adder_tree", "adder trees"), ("tree_", "adder trees"),
            ("act_", "activation units"), ("lfsr", "LFSR (stochastic rounding)"),
+           ("post", "post-accumulation units (shared)"),
            ("top", "controller, state and glue"))
 MEMORIES = "memories (SRAM macros)"
 

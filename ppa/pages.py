@@ -302,6 +302,17 @@ def _sweep(sweep, plots):
         numeric=(True,) * 6 + (False,)), plots["pareto"]))
 
 
+def _zero_skip(z):
+    return Section("Zero weights skipped (ternary)", (
+        Table(("weights", "energy of the add/subtract/skip trees per step", "all energy per step"),
+              ((f"trained: {100 * z['sparsity']:.1f}% zeros ({z['zero_weights']:,} of {z['weights']:,})",
+                f"{z['trees_pj_per_step']:,.0f} pJ", f"{z['total_pj_per_step']:,.0f} pJ"),
+               ("the same with every zero set to +1", f"{z['trees_pj_per_step_no_zeros']:,.0f} pJ",
+                f"{z['total_pj_per_step_no_zeros']:,.0f} pJ")), numeric=(False, True, True)),
+        f"Skipping the zeros saves {100 * (z['saving'] or 0):.1f}% of the trees' energy at "
+        f"{100 * z['sparsity']:.1f}% sparsity. Method: {z['method']}."))
+
+
 def _memories(mems):
     rows = []
     for m in mems:
@@ -343,6 +354,8 @@ def report_page(report, plots, out=None):
         sections.append(_comparison(r["comparison"], plots))
     if r.get("sweep"):
         sections.append(_sweep(r["sweep"], plots))
+    if r.get("zero_skip"):
+        sections.append(_zero_skip(r["zero_skip"]))
     if r.get("memories"):
         sections.append(_memories(r["memories"]))
     if r.get("inventory"):

@@ -25,13 +25,25 @@ def _configs():
     fixed = [LSTMConfig(input_size=5, hidden=6, lanes=4, inputs_per_cycle=3, mode=m)
              for m in ("binary", "ternary", "fixed12")]
     fixed.append(LSTMConfig(input_size=1, hidden=1, lanes=1, inputs_per_cycle=1, mode="ternary"))
-    rand = [LSTMConfig(input_size=int(rng.integers(1, 12)), hidden=int(rng.integers(1, 10)),
-                       lanes=int(rng.choice([1, 2, 3, 4, 8])), inputs_per_cycle=int(rng.choice([1, 2, 3, 5, 8])),
-                       mode=str(rng.choice(["binary", "ternary", "fixed12"]))) for _ in range(5)]
+    # shared post units: as many as lanes; a stalling array (D = 8 > C = 2, and D = 3 > C = 2)
+    fixed.append(LSTMConfig(input_size=5, hidden=7, lanes=4, inputs_per_cycle=3, mode="ternary", post_units=4))
+    fixed.append(LSTMConfig(input_size=3, hidden=8, lanes=8, inputs_per_cycle=8, mode="binary", post_units=1))
+    fixed.append(LSTMConfig(input_size=4, hidden=5, lanes=5, inputs_per_cycle=5, mode="fixed12", post_units=2))
+    rand = []
+    for _ in range(6):
+        lanes = int(rng.choice([1, 2, 3, 4, 8]))
+        rand.append(LSTMConfig(input_size=int(rng.integers(1, 12)), hidden=int(rng.integers(1, 10)), lanes=lanes,
+                               inputs_per_cycle=int(rng.choice([1, 2, 3, 5, 8])),
+                               mode=str(rng.choice(["binary", "ternary", "fixed12"])),
+                               post_units=int(rng.integers(1, lanes + 1))))
     return fixed + rand
 
 
-@pytest.mark.parametrize("cfg", _configs(), ids=lambda c: f"{c.mode}-I{c.input_size}-H{c.hidden}-L{c.lanes}-K{c.inputs_per_cycle}")
+def _name(c):
+    return f"{c.mode}-I{c.input_size}-H{c.hidden}-L{c.lanes}-K{c.inputs_per_cycle}-M{c.units}"
+
+
+@pytest.mark.parametrize("cfg", _configs(), ids=_name)
 def test_every_h_and_cycle_count_match_the_golden_model(cfg):
     rng = np.random.default_rng(cfg.input_size * 100 + cfg.hidden)
     weights = random_weights(cfg, rng)
@@ -65,11 +77,11 @@ def test_a_divergence_is_reported_with_sequence_step_and_unit():
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("mode, I, H, L, K", [("binary", 7, 5, 2, 3), ("ternary", 9, 6, 4, 4),
-                                             ("fixed12", 5, 3, 2, 2)])
-def test_cocotb_sequences(tmp_path, simulator, build_root, mode, I, H, L, K):
+@pytest.mark.parametrize("mode, I, H, L, K, M", [("binary", 7, 5, 2, 3, None), ("ternary", 9, 6, 4, 4, 3),
+                                                ("fixed12", 5, 3, 2, 2, 2), ("ternary", 2, 6, 6, 6, 1)])
+def test_cocotb_sequences(tmp_path, simulator, build_root, mode, I, H, L, K, M):
     import json
-    cfg = LSTMConfig(input_size=I, hidden=H, lanes=L, inputs_per_cycle=K, mode=mode)
+    cfg = LSTMConfig(input_size=I, hidden=H, lanes=L, inputs_per_cycle=K, mode=mode, post_units=M)
     rng = np.random.default_rng(I * 10 + H)
     job = lstm_job(LSTMGolden(cfg, random_weights(cfg, rng)), rng.uniform(0, 1, (2, 4, I)))
     (tmp_path / "job.json").write_text(json.dumps(job))

@@ -226,8 +226,10 @@ def test_generate_lstm(capsys, tmp_path, tiny_lstm):
     manifest = json.loads(out)
     assert code == 0 and "module lstm(" in (tmp_path / "lstm.v").read_text()
     assert manifest["config"]["hidden"] == 6 and manifest["config"]["mode"] == "ternary"
-    # G=3 groups, Cx=2, Ch=2 chunks: 3*4*4 issue cycles + 7; 48 words of 2*4 ternary codes
-    assert manifest["cycles_per_step"] == 55 and manifest["weight_memory_bits"] == 48 * 8 * 2
+    # G=3 groups, Cx=2, Ch=2 chunks (C=4), one post unit drains the 2 lanes in D=2 cycles: first hand-over in
+    # cycle 3 + 2, the other 11 gates 4 cycles apart, 2 drain cycles, 6 post stages; 48 words of 2*4 ternary codes
+    assert manifest["config"]["post_units"] is None
+    assert manifest["cycles_per_step"] == 5 + 11 * 4 + 2 + 6 == 57 and manifest["weight_memory_bits"] == 48 * 8 * 2
 
 
 @pytest.mark.rtl

@@ -99,14 +99,36 @@ def test_golden_step_by_hand():
 
 
 def test_schedule_counts():
-    from models.lstm import schedule, PIPELINE_LATENCY
+    from models.lstm import schedule
     cfg = LSTMConfig(input_size=28, hidden=100, lanes=8, inputs_per_cycle=16)
     s = schedule(cfg, steps=28)
-    # G = 13 groups, Cx = 2, Ch = 7 chunks: 13 * 4 * 9 issue cycles per step
-    assert s["issue_cycles"] == 468 and s["cycles_per_step"] == 468 + PIPELINE_LATENCY
+    # G = 13 groups, Cx = 2, Ch = 7 chunks (C = 9): 13 * 4 * 9 issue cycles per step; M = 1 post unit drains
+    # the 8 lanes in D = 8 <= 9 cycles, so the array never waits: the first hand-over in cycle 8 + 2, the
+    # other 51 gates 9 cycles apart, the last drain 8 cycles, 6 post-unit stages
+    assert (cfg.units, cfg.drain_cycles) == (1, 8)
+    assert s["issue_cycles"] == 468 and s["stall_cycles"] == 0
+    assert s["cycles_per_step"] == 10 + 51 * 9 + 8 + 6 == 483
     assert s["cycles"] == 28 * s["cycles_per_step"]
     assert s["lower_bound_per_step"] == -(-4 * 100 * 128 // 128) and 0 < s["utilization"] < 1
     # ternary 2 bits per code, padding included: 468 words of 8 * 16 codes
     assert s["weight_memory_bits"] == 468 * 128 * 2
     assert LSTMConfig(input_size=28, hidden=100, lanes=8, inputs_per_cycle=16, mode="fixed12").weight_memory_bits() \
         == 6 * s["weight_memory_bits"]
+
+
+def test_schedule_with_a_stalling_array():
+    from models.lstm import schedule
+    # C = 1 + 1 chunks, one post unit for 8 lanes: every gate waits D - C = 6 cycles for the drain
+    cfg = LSTMConfig(input_size=16, hidden=16, lanes=8, inputs_per_cycle=16, post_units=1)
+    s = schedule(cfg)
+    assert (cfg.groups, cfg.drain_cycles) == (2, 8)
+    assert s["stall_cycles"] == 7 * 6 and s["cycles_per_step"] == 3 + 7 * 8 + 8 + 6 == 73
+    # as many units as lanes: one drain cycle, gates every C cycles
+    full = schedule(LSTMConfig(input_size=16, hidden=16, lanes=8, inputs_per_cycle=16, post_units=8))
+    assert full["stall_cycles"] == 0 and full["cycles_per_step"] == 3 + 7 * 2 + 1 + 6
+
+
+@pytest.mark.parametrize("units", [0, 9, 2.0, True])
+def test_post_units_must_fit_the_lanes(units):
+    with pytest.raises((ValueError, TypeError), match="post_units"):
+        LSTMConfig(lanes=8, post_units=units)
