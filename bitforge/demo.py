@@ -237,9 +237,10 @@ def _taxonn_report_job(cfg_json, liberty, out, clock_mhz, sim, steps, quiet):
 def _lstm_mode_job(cfg_json, mode, weights_path, source, liberty, out, clock_mhz, sim, sequences, quiet):
     from models.lstm import LSTMConfig, LSTMWeights
     from .report import lstm_mode_figures
+    # the zero-skip rerun doubles the ternary gate-level run: only where it is cheap (the compiled netlist)
     return lstm_mode_figures(LSTMConfig.from_json(cfg_json), mode, LSTMWeights.load(weights_path), liberty, out,
                              clock_mhz=clock_mhz, sim=sim, sequences=sequences, source=source, glitch_window=0,
-                             progress=None if quiet else _say)
+                             zero_skip=sim == "verilator", progress=None if quiet else _say)
 
 
 def _reports_stage(s, out, lstm_dir, progress, quiet=False):

@@ -244,9 +244,10 @@ LSTM_MODES = ("binary", "ternary", "fixed12")
 
 def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False,
                       sram_liberty=None, sim="verilator", sequences=LSTM_SEQUENCES, seed=0, source="trained weights",
-                      glitch_window=LSTM_GLITCH_WINDOW, progress=None):
+                      glitch_window=LSTM_GLITCH_WINDOW, zero_skip=True, progress=None):
     """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode. ``glitch_window``:
-    that many sequences also run with the netlist's delays (`ppa.glitch`); 0 or None: none."""
+    that many sequences also run with the netlist's delays (`ppa.glitch`); 0 or None: none. ``zero_skip``
+    (ternary): the workload runs again with every zero weight set to +1 (`_zero_skip`)."""
     from accel.lstm import LSTM
     from models.lstm import schedule
     from ppa.energy_model import lstm_energy
@@ -259,9 +260,10 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
                           lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty,
                           glitch_window=min(glitch_window or 0, sequences))
-    if mode == "ternary":
+    if mode == "ternary" and zero_skip:
+        # the clock as given (None: the same synthesis, its fmax), so that the rerun uses the same netlist
         fig["zero_skip"] = _zero_skip(c, weights, liberty, Path(out_dir) / "work" / "ternary-dense", fig, sim=sim,
-                                      clock_mhz=fig["clock_mhz"], sram_liberty=sram_liberty, sequences=sequences,
+                                      clock_mhz=clock_mhz, sram_liberty=sram_liberty, sequences=sequences,
                                       seed=seed, progress=progress)
     sched = schedule(c)
     fig["weights"] = source
@@ -288,6 +290,8 @@ def _zero_skip(cfg, weights, liberty, out, fig, *, sim, clock_mhz, sram_liberty,
     _say(progress, f"ternary with its {zeros} zero weights set to +1: the saving of skipping them")
     other = estimate(LSTM(cfg), _lstm_workload(cfg, dense, sequences, seed), liberty, clock_mhz=clock_mhz, sim=sim,
                      out_dir=out, sram_liberty=sram_liberty, glitch_window=0, progress=progress)
+    if other["clock_mhz"] != fig["clock_mhz"] or other["area_um2"] != fig["area_um2"]:
+        raise RuntimeError("the zero-skip rerun did not use the same netlist and clock")
     trained, without = _tree_pj(fig), _tree_pj(other)
     return {"sparsity": zeros / total, "zero_weights": zeros, "weights": total,
             "trees_pj_per_step": trained, "trees_pj_per_step_no_zeros": without,
