@@ -59,8 +59,8 @@ class CodeDot(wiring.Component):
     """``y = sum(code_k * x_k)`` over k < n: add, subtract or skip per weight code.
 
     ``mode`` "binary" (1-bit codes, 1 = +1), "ternary" (01 = +1, 11 = -1, 00 = 0: the
-    input is isolated, so a skipped weight does not switch the tree) or "fixed" (signed
-    codes: real multipliers).
+    input is isolated from the negator, and the term is 0) or "fixed" (signed codes: real
+    multipliers).
     """
 
     def __init__(self, n, mode, code_bits, x_width):
@@ -80,8 +80,8 @@ class CodeDot(wiring.Component):
             if self.mode == "binary":
                 terms.append(Mux(code[0], v, -v))
             elif self.mode == "ternary":
-                # operand isolation: a zero code (00) holds the negator and the tree input at 0, so a
-                # skipped weight costs no switching however its input changes
+                # operand isolation: a zero code (00) holds the negator's input and the term at 0 whatever
+                # its input does (the tree still switches when a term goes between 0 and a value)
                 isolated = Mux(code[0], v, Const(0, signed(self.x_width)))
                 terms.append(Mux(code[1], -isolated, isolated))
             else:

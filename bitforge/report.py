@@ -299,7 +299,7 @@ def _zero_skip(cfg, weights, liberty, out, fig, *, sim, clock_mhz, sram_liberty,
             "total_pj_per_step": fig["energy"]["per_step_pj"], "total_pj_per_step_no_zeros": other["energy"]["per_step_pj"],
             "method": "gate-level energy of the add/subtract/skip trees per time step, the same netlist, input "
                       "sequences and clock, with the trained ternary weights and with every zero weight replaced "
-                      "by +1 (a zero code isolates its input: neither its negator nor the tree switches)"}
+                      "by +1 (a zero code isolates its input: its term is 0, its negator does not switch)"}
 
 
 def lstm_training_run(cfg, weights_path, *, compare=True):
