@@ -80,7 +80,8 @@ class _DevTools:
             os.dup2(to_chrome, 3)
             os.dup2(from_chrome, 4)
 
-        argv = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+        argv = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-extensions",
                 "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe", f"--user-data-dir={self.profile}",
                 f"--window-size={_WIDTH},900", "about:blank"]
         self.proc = subprocess.Popen(argv, pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL,
