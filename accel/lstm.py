@@ -90,15 +90,16 @@ class LSTMMemoryMap:
             return pack_lanes(codes.ravel(), self.wb, L * K)
         return pack(codes, cfg.mode, L * K * self.wb)
 
-    def _lanes(self):
-        """(group, drain cycle, unit m, lane, LSTM unit u or None) of every post-unit slot, in word order."""
+    def slots(self):
+        """``(g, d, m, lane, u)`` of every post-unit slot: group g, drain cycle d, unit m, the lane ``d*M + m``
+        it takes (None past L) and that lane's LSTM unit ``g*L + lane`` (None past H); word order."""
         cfg, L, M, D = self.cfg, self.cfg.lanes, self.cfg.units, self.cfg.drain_cycles
         for g in range(cfg.groups):
             for d in range(D):
                 for unit in range(M):
-                    lane = d * M + unit
-                    u = g * L + lane
-                    yield g, d, unit, (u if lane < L and u < cfg.hidden else None)
+                    lane = d * M + unit if d * M + unit < L else None
+                    u = g * L + lane if lane is not None and g * L + lane < cfg.hidden else None
+                    yield g, d, unit, lane, u
 
     def gate_words(self, sx, sh, b):
         """Gate-parameter words (address (g*4 + q)*D + d: field m holds lane d*M + m's sx, sh (s_fmt) and
@@ -106,7 +107,7 @@ class LSTMMemoryMap:
         cfg, H, D = self.cfg, self.cfg.hidden, self.cfg.drain_cycles
         sb, pb = cfg.s_fmt.total, cfg.pre_fmt.total
         words = [0] * (cfg.groups * 4 * D)
-        for g, d, unit, u in self._lanes():
+        for g, d, unit, _, u in self.slots():
             if u is None:
                 continue
             for q in range(4):
@@ -120,7 +121,7 @@ class LSTMMemoryMap:
         cfg, D = self.cfg, self.cfg.drain_cycles
         sb, pb = cfg.s_fmt.total, cfg.pre_fmt.total
         words = [0] * (cfg.groups * D)
-        for g, d, unit, u in self._lanes():
+        for g, d, unit, _, u in self.slots():
             if u is not None:
                 words[g * D + d] |= (_field(sc[u], sb) | _field(bc[u], pb) << sb) << (unit * self.cell_bits)
         return words
@@ -346,52 +347,48 @@ class LSTM(wiring.Component):
         gates = [[Signal(signed(ab), name=f"gate{qq}_{lane}") for qq in range(3)] for lane in range(L)]
         for unit in range(M):
             m.submodules[f"post{unit}"] = post = PostUnit(cfg)
-            slots = [dd * M + unit for dd in range(D)]                       # lanes this unit serves
-            lane_of = lambda dd: slots[dd] if slots[dd] < L else None
-            zero_acc = (Const(0, signed(acc_x_bits)), Const(0, signed(acc_h_bits)))
+            mine = [(gg, dd, lane, u) for gg, dd, mm, lane, u in mp.slots() if mm == unit]
+            lanes = [lane for gg, dd, lane, u in mine if gg == 0]     # the lane of each drain cycle
+            unit_at = {(gg, dd): u for gg, dd, lane, u in mine if u is not None}
+
+            def per_drain(values, zero):  # the value of the lane this unit takes in each drain cycle
+                return Array(values[lane] if lane is not None else zero for lane in lanes)
+
             gw = g_rd.data[unit * mp.gate_bits:(unit + 1) * mp.gate_bits]
             cw = c_rd.data[unit * mp.cell_bits:(unit + 1) * mp.cell_bits]
             m.d.comb += [
                 post.load.eq(draining),
-                post.ax.eq(Array(hold_x[lane_of(dd)] if lane_of(dd) is not None else zero_acc[0]
-                                 for dd in range(D))[d]),
-                post.ah.eq(Array(hold_h[lane_of(dd)] if lane_of(dd) is not None else zero_acc[1]
-                                 for dd in range(D))[d]),
+                post.ax.eq(per_drain(hold_x, Const(0, signed(acc_x_bits)))[d]),
+                post.ah.eq(per_drain(hold_h, Const(0, signed(acc_h_bits)))[d]),
                 post.sx.eq(gw[:sb].as_signed()), post.sh.eq(gw[sb:2 * sb].as_signed()),
                 post.b.eq(gw[2 * sb:].as_signed()),
                 post.q_tanh.eq(p1_q == 2), post.keep_o.eq(p1 & (p1_q == 3)),
                 post.update.eq(p2), post.norm.eq(p3), post.squash.eq(p4),
                 post.sc.eq(cw[:sb].as_signed()), post.bc.eq(cw[sb:].as_signed()),
             ]
-            zero_act = Const(0, signed(ab))
             for qq, port in ((0, post.i), (1, post.f), (2, post.g)):
-                m.d.comb += port.eq(Array(gates[lane_of(dd)][qq] if lane_of(dd) is not None else zero_act
-                                          for dd in range(D))[p2_d])
+                m.d.comb += port.eq(per_drain([gates[lane][qq] for lane in range(L)], Const(0, signed(ab)))[p2_d])
             with m.If(p1 & (p1_q != 3)):
                 with m.Switch(p1_d):
-                    for dd in range(D):
-                        if lane_of(dd) is not None:
+                    for dd, lane in enumerate(lanes):
+                        if lane is not None:
                             with m.Case(dd):
                                 with m.Switch(p1_q):
                                     for qq in range(3):
                                         with m.Case(qq):
-                                            m.d.sync += gates[lane_of(dd)][qq].eq(post.act)
-            # the LSTM unit of slot (group gg, drain cycle dd): u = gg*L + dd*M + unit
-            units = [(gg, dd, gg * L + lane_of(dd)) for gg in range(G) for dd in range(D)
-                     if lane_of(dd) is not None and gg * L + lane_of(dd) < H]
+                                            m.d.sync += gates[lane][qq].eq(post.act)
             slot = lambda gsig, dsig: gsig * D + dsig
-            unit_at = {(gg, dd): u for gg, dd, u in units}
             c_state = Array(Mux(first, c0[unit_at[gg, dd]], cs[unit_at[gg, dd]]) if (gg, dd) in unit_at
                             else Const(0, cb) for gg in range(G) for dd in range(D))
             m.d.comb += post.c_old.eq(c_state[slot(p2_g, p2_d)])
             with m.If(p2):
                 with m.Switch(slot(p2_g, p2_d)):
-                    for gg, dd, u in units:
+                    for (gg, dd), u in unit_at.items():
                         with m.Case(gg * D + dd):
                             m.d.sync += cs[u].eq(post.c_next)
             with m.If(p5):
                 with m.Switch(slot(p5_g, p5_d)):
-                    for gg, dd, u in units:
+                    for (gg, dd), u in unit_at.items():
                         with m.Case(gg * D + dd):
                             with m.If(bank):
                                 m.d.sync += hs[0][u].eq(post.h)

@@ -20,7 +20,6 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from models.lstm import POST_STAGES  # noqa: F401  (P0..P5: the stages below)
 from quant import activations
 from ._fixed import requantize_hw
 from .units import PWLUnit

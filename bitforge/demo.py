@@ -451,12 +451,7 @@ def _claims_table(rep, mode):
 
 
 def _figure(path, out, text):
-    return Figure(Path(path).read_bytes(), text, rel_href(path, out))
-
-
-def rel_href(path, out):
-    """``path`` (absolute or relative to the working directory) relative to the output directory ``out``."""
-    return relative_href(path, out)
+    return Figure(Path(path).read_bytes(), text, relative_href(path, out))
 
 
 def _index_page(out, summary):
@@ -488,21 +483,21 @@ def _index_page(out, summary):
         sections.append(Section("Plots", tuple(plots)))
     if "skipped" not in rep:
         sections.append(Section("Power and area reports", (Links(tuple(
-            (f"{design} report ({kind})", rel_href(Path(rep[design]["html"]).with_name(f"report.{kind}"), out))
+            (f"{design} report ({kind})", relative_href(Path(rep[design]["html"]).with_name(f"report.{kind}"), out))
             for design in ("taxonn", "lstm") for kind in ("html", "md", "json"))),)))
     sections.append(Section("Artifacts", (Links(
         (("summary.json (every figure of this page)", "summary.json"), ("summary.md", "summary.md"))
         + tuple((f"{b['block']} on {b['simulator']}", f"blocks/{b['block']}/{b['simulator']}/sim.json")
                 for b in summary["blocks"])
         + tuple((f"{n}.v", f"blocks/{n}/{n}.v") for n in sorted({b["block"] for b in summary["blocks"]}))
-        + (("TaxoNN golden-model metrics", rel_href(t["files"]["metrics"], out)),
-           ("TaxoNN RTL training run", rel_href(t["files"]["sim"], out)),
+        + (("TaxoNN golden-model metrics", relative_href(t["files"]["metrics"], out)),
+           ("TaxoNN RTL training run", relative_href(t["files"]["sim"], out)),
            ("TaxoNN RTL-trained weights", "taxonn/rtl/weights.npz"),
-           ("BT-LSTM trained weights (lstm.npz)", rel_href(l["files"]["weights"], out)),
-           ("BT-LSTM training metrics", rel_href(l["files"]["metrics"], out)),
-           ("BT-LSTM float reference metrics", rel_href(l["files"]["float_metrics"], out)),
-           ("BT-LSTM RTL run", rel_href(l["files"]["sim"], out)))
-        + tuple((f"Verilog {name}: {Path(f).name}", rel_href(f, out))
+           ("BT-LSTM trained weights (lstm.npz)", relative_href(l["files"]["weights"], out)),
+           ("BT-LSTM training metrics", relative_href(l["files"]["metrics"], out)),
+           ("BT-LSTM float reference metrics", relative_href(l["files"]["float_metrics"], out)),
+           ("BT-LSTM RTL run", relative_href(l["files"]["sim"], out)))
+        + tuple((f"Verilog {name}: {Path(f).name}", relative_href(f, out))
                 for name, d in summary["verilog"]["designs"].items() for f in d["files"])),)))
     notes = [f"stages {summary['stages_wall_s']} s, this run {summary['wall_s']} s; simulators "
              f"{', '.join(summary['simulators'])}"]
@@ -518,9 +513,6 @@ def _index_page(out, summary):
 def _write_index(out, summary):
     """index.md and index.html: the headline, the tables, the plots (embedded in the HTML), every artifact."""
     out = Path(out)
-    page = _index_page(out, summary)
-    for fig in page.figures:   # the Markdown links them where they lie
-        if not (out / fig.name).exists():
-            raise FileNotFoundError(f"{out / fig.name}: a plot of the index is missing")
+    page = _index_page(out, summary)   # its figures are files under ``out``: the Markdown links them there
     atomic_write_text(out / "index.md", to_markdown(page))
     atomic_write_text(out / "index.html", to_html(page))

@@ -14,7 +14,7 @@ refuses targets outside it.
 import base64
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Page", "Section", "Table", "Figure", "Bullets", "Links", "to_markdown", "to_html", "plot_png",
@@ -86,12 +86,12 @@ class Page:
     headline: tuple                  # blocks shown first, in a box
     sections: tuple = ()
     subtitle: str = ""
-    figures: tuple = field(default=(), repr=False)  # every Figure of the page, in order (filled by `__post_init__`)
 
-    def __post_init__(self):
-        figs = [b for b in self.headline if isinstance(b, Figure)]
-        figs += [b for s in self.sections for b in s.blocks if isinstance(b, Figure)]
-        object.__setattr__(self, "figures", tuple(figs))
+    @property
+    def figures(self):
+        """Every `Figure` of the page, in order."""
+        blocks = list(self.headline) + [b for s in self.sections for b in s.blocks]
+        return tuple(b for b in blocks if isinstance(b, Figure))
 
 
 def plot_png(fig):
