@@ -80,9 +80,9 @@ def main(argv=None):
         if not result.passed or report["mismatches"]:
             raise SystemExit(f"Icarus run failed: {result.summary()}")
         t0 = time.monotonic()
-        icarus = analyze_vcd(synth, result.build_dir / "dump.vcd", progress=_say)
+        icarus = analyze_vcd(synth, result.vcd, progress=_say)
         read_s = time.monotonic() - t0
-        vcd_mb = (result.build_dir / "dump.vcd").stat().st_size / 2 ** 20
+        vcd_mb = result.vcd.stat().st_size / 2 ** 20
         out["icarus"] = {"build_s": round(result.build_s, 1), "run_s": round(result.run_s, 1),
                          "vcd_read_s": round(read_s, 1), "vcd_mb": round(vcd_mb, 1), "cycles": icarus.cycles,
                          "cycles_per_s": round(icarus.cycles / (result.run_s + read_s), 2)}

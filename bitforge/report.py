@@ -53,7 +53,7 @@ def check_taxonn_report(cfg):
                        f"not {','.join(map(str, cfg.layers))}")
 
 
-def _taxonn_workload(cfg, steps, seed):
+def taxonn_workload(cfg, steps, seed):
     from accel.taxonn import PHASES
     from models.datasets import load_digits, sample_order
     from models.taxonn import TaxoNNGolden
@@ -111,7 +111,7 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False
     from ppa.energy_model import taxonn_energy
     out = ensure_dir(out_dir)
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
-    workload = _taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
+    workload = taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
     main = _design_figures("taxonn", TaxoNN(cfg), cfg, workload, liberty, clock_mhz,
                            sim, out / "work" / "taxonn", progress, taxonn_energy, require_timing=require_timing,
                            sram_liberty=sram_liberty, glitch_window=min(glitch_window or 0, steps))
@@ -121,7 +121,7 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False
     if compare:
         base_cfg = baseline_config(cfg)
         _say(progress, "baseline: dedicated multiplier arrays per phase, 16-bit arithmetic")
-        workload = _taxonn_workload(base_cfg, steps, seed)
+        workload = taxonn_workload(base_cfg, steps, seed)
         base = _design_figures("taxonn-baseline", TaxoNN(base_cfg), base_cfg, workload,
                                liberty, clock_mhz, sim, out / "work" / "baseline", progress, taxonn_energy,
                                require_timing=require_timing, sram_liberty=sram_liberty)
@@ -220,7 +220,7 @@ def _pareto(costs):
 
 # -- BT-LSTM -------------------------------------------------------------------
 
-def _lstm_workload(cfg, weights, sequences, seed):
+def lstm_workload(cfg, weights, sequences, seed):
     from models.lstm import LSTMGolden
     from ppa.estimate import Workload
     from sim.lstm_host import lstm_job
@@ -256,7 +256,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
                          f"{'none' if weights is None else weights.mode + ' weights'}")
     c = dataclasses.replace(cfg, mode=mode)
     _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
-    wl = _lstm_workload(c, weights, sequences, seed)
+    wl = lstm_workload(c, weights, sequences, seed)
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
                           lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty,
                           glitch_window=min(glitch_window or 0, sequences))
@@ -288,7 +288,7 @@ def _zero_skip(cfg, weights, liberty, out, fig, *, sim, clock_mhz, sram_liberty,
     dense = dataclasses.replace(weights, wx=np.where(weights.wx == 0, 1, weights.wx),
                                 wh=np.where(weights.wh == 0, 1, weights.wh), source="dense copy")
     _say(progress, f"ternary with its {zeros} zero weights set to +1: the saving of skipping them")
-    other = estimate(LSTM(cfg), _lstm_workload(cfg, dense, sequences, seed), liberty, clock_mhz=clock_mhz, sim=sim,
+    other = estimate(LSTM(cfg), lstm_workload(cfg, dense, sequences, seed), liberty, clock_mhz=clock_mhz, sim=sim,
                      out_dir=out, sram_liberty=sram_liberty, glitch_window=0, progress=progress)
     if other["clock_mhz"] != fig["clock_mhz"] or other["area_um2"] != fig["area_um2"]:
         raise RuntimeError("the zero-skip rerun did not use the same netlist and clock")

@@ -107,7 +107,7 @@ def estimate(component, workload, liberty, *, clock_mhz=None, require_timing=Fal
         if not result.passed or report.get("mismatches"):
             raise VerificationError(f"the gate-level netlist disagrees with the golden model: "
                                f"{report.get('first_mismatch')} ({result.summary()})")
-        return Path(result.build_dir) / "dump.vcd", None
+        return result.vcd, None
 
     workload_info = {"description": workload.description, "step": workload.step_name, "phases": workload.phases,
                      "simulator": sim, "check": "every result of the netlist checked against the golden model"}
@@ -133,7 +133,7 @@ def _glitches(synth, workload, window, fig, sim, out, say):
         scopes = [".".join((synth.top,) + p) for p, _ in synth.instances()]
         result, _ = run_job(paths, job, work, sim="icarus", test_module=workload.test_module, name="gate-level",
                             waves=True, dump_scopes=scopes)
-        return analyze_vcd(synth, Path(result.build_dir) / "dump.vcd")
+        return analyze_vcd(synth, result.vcd)
 
     g = glitch_figure(synth, workload, window, fig["clock_mhz"], zero_delay, out / "glitch", progress=say)
     cells = sum(p["dynamic"] for k, p in fig["power_mw"]["blocks"].items() if k != MEMORIES)

@@ -97,7 +97,7 @@ def estimate_verilog(paths, top, liberty, out_dir, *, clock_mhz=None, require_ti
                      if sim == "icarus" else None)
         if not result.passed:
             raise RuntimeError(f"the cocotb stimulus {stimulus} failed on the netlist: {result.summary()}")
-        return Path(result.build_dir) / "dump.vcd", None
+        return result.vcd, None
 
     if stimulus in ("random", "zeros"):
         description = (STIMULUS_METHOD.format(reset=RESET_CYCLES) + f", seed {seed}, {cycles} cycles"

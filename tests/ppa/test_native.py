@@ -119,7 +119,7 @@ def test_verilator_and_icarus_count_the_same_toggles(tools, verilator, tmp_path,
     result, tb_report = run_job(paths, job, tmp_path, sim="icarus", test_module=tb, name="gate-level", waves=True,
                                 dump_scopes=scopes, build_root=tmp_path)
     assert result.passed and tb_report["mismatches"] == 0, result.summary()
-    icarus = analyze_vcd(synth, result.build_dir / "dump.vcd")
+    icarus = analyze_vcd(synth, result.vcd)
     depth = len(icarus.top_scope)
     ours = {(s.var.scope[1:], s.var.name): s.bits[0] for s in native.switching.signals}
     theirs = {(s.var.scope[depth:], s.var.name): s.bits[0] for s in icarus.switching.signals

