@@ -75,6 +75,7 @@ def run_demo(out_dir, sims=None, progress=print, *, reports=True, settings=None,
     report workers, which print their progress on stderr themselves.
     """
     from sim.runner import SIMULATORS, simulator_status
+    from .designs import DESIGNS
 
     s = {**DEMO, **(settings or {})}
     out = ensure_dir(out_dir)
@@ -92,16 +93,17 @@ def run_demo(out_dir, sims=None, progress=print, *, reports=True, settings=None,
     key = json.loads(json.dumps({"demo": s, "sims": available}))  # as saved: tuples read back as lists
 
     blocks = stages.run("blocks", key, lambda: {"rows": _blocks_stage(out, available, progress)})
-    taxonn = stages.run("taxonn", key, lambda: _taxonn_stage(s, out / "taxonn", rtl_sim, progress))
-    lstm = stages.run("lstm", key, lambda: _lstm_stage(s, out / "lstm", rtl_sim, progress))
-    verilog = stages.run("verilog", key, lambda: _verilog_stage(s, out / "verilog", lstm, progress))
+    # each design's own stage (train, then the same work on the RTL), from the registry
+    designs = {name: stages.run(name, key, lambda d=d, name=name: d.demo(s, out / name, rtl_sim, progress))
+               for name, d in DESIGNS.items()}
+    verilog = stages.run("verilog", key, lambda: _verilog_stage(out / "verilog", designs, progress))
     report = (stages.run("reports", key, lambda: _reports_stage(s, out / "reports", out / "lstm", progress, quiet))
               if reports else {"skipped": "--no-reports"})
-    checks = [r["passed"] for r in blocks["rows"]] + [taxonn["rtl"]["passed"], lstm["rtl"]["passed"]]
-    stage_walls = [st.get("wall_s", 0) for st in (blocks, taxonn, lstm, verilog, report)]
+    checks = [r["passed"] for r in blocks["rows"]] + [st["rtl"]["passed"] for st in designs.values()]
+    stage_walls = [st.get("wall_s", 0) for st in (blocks, *designs.values(), verilog, report)]
     summary = {
         "simulators": available, "skipped_simulators": skipped, "rtl_simulator": rtl_sim,
-        "blocks": blocks["rows"], "taxonn": taxonn, "lstm": lstm, "verilog": verilog, "reports": report,
+        "blocks": blocks["rows"], **designs, "verilog": verilog, "reports": report,
         "all_passed": all(checks),
         "wall_s": round(time.monotonic() - t_start, 1),
         "stages_wall_s": round(sum(stage_walls), 1),  # what the stages took when they ran (resumed or not)
@@ -133,92 +135,20 @@ def _blocks_stage(out, sims, progress):
     return rows
 
 
-def _taxonn_cfg(s):
-    from models.taxonn import TaxoNNConfig
-    d = s["taxonn"]
-    return TaxoNNConfig(layers=d["layers"], pes=d["pes"], lr_shift=d["lr_shift"])
-
-
-def _taxonn_stage(s, out, sim, progress):
-    from models.datasets import load_digits
-    from models.taxonn_train import train_taxonn
-    from sim.taxonn_run import simulate_taxonn
-    cfg, data = _taxonn_cfg(s), load_digits()
-    epochs = s["taxonn"]["epochs"]
-    progress(f"TaxoNN {','.join(map(str, cfg.layers))}: training {epochs} epochs on digits "
-             f"(golden model and float32 reference)")
-    metrics = train_taxonn(cfg, data, out / "golden", epochs=epochs, float_reference=True, progress=False)
-    steps = metrics["steps"] if sim == "verilator" else s["icarus_taxonn_steps"]
-    progress(f"TaxoNN: the same {steps} training steps on the RTL ({sim})")
-    rtl = simulate_taxonn(cfg, data, sim, out / "rtl", samples=steps, progress=progress)
-    return {
-        "config": cfg.to_json(), "steps": metrics["steps"],
-        "float_accuracy": metrics["float_test_accuracy"], "golden_accuracy": metrics["test_accuracy"],
-        "cycles_per_step": metrics["cycles_per_step"], "lower_bound_per_step": metrics["lower_bound_per_step"],
-        "rtl": {k: rtl.get(k) for k in ("simulator", "samples", "passed", "mismatches", "first_mismatch", "cycles",
-                                        "cycles_model", "cycles_per_s", "test_accuracy", "golden_test_accuracy",
-                                        "build_s", "run_s")},
-        "files": {"metrics": str(out / "golden" / "metrics.json"), "sim": str(out / "rtl" / "sim.json")},
-    }
-
-
-def _train_lstm(s, out, weights, hidden, progress):
-    from models.lstm_train import LSTMTrainConfig, train_lstm
-    from models.lstm_train import TASK_DEFAULTS
-    d = s["lstm"]
-    settings = {**TASK_DEFAULTS[d["task"]], "hidden": hidden, "epochs": d["epochs"]}
-    cfg = LSTMTrainConfig(task=d["task"], weights=weights, **settings)
-    progress(f"BT-LSTM: training a {weights} H={hidden} LSTM on {d['task']} ({d['epochs']} epochs)")
-    return train_lstm(cfg, out, progress=False)
-
-
-def _lstm_stage(s, out, sim, progress):
-    from models.lstm import LSTMConfig, LSTMWeights
-    from models.lstm_tasks import load_task
-    from sim.lstm_run import simulate_lstm
-    d = s["lstm"]
-    fp = _train_lstm(s, out / "float", "fp", d["hidden"], progress)
-    q = _train_lstm(s, out / d["weights"], d["weights"], d["hidden"], progress)
-    weights = LSTMWeights.load(out / d["weights"] / "lstm.npz")
-    cfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
-    task = load_task(d["task"])
-    samples = len(task.x_test) if sim == "verilator" else s["icarus_lstm_sequences"]
-    progress(f"BT-LSTM: {samples} test sequences on the RTL ({sim})")
-    rtl = simulate_lstm(cfg, weights, sim, out / "rtl", task=task, samples=samples, progress=progress)
-    return {
-        "config": cfg.to_json(), "task": d["task"], "mode": weights.mode,
-        "float_accuracy": fp["test_accuracy"], "quantized_accuracy": q["test_accuracy"],
-        "hardware_accuracy": q["hardware"]["test_accuracy"], "weight_memory_bits": q["weight_memory_bits"],
-        "rtl": {k: rtl.get(k) for k in ("simulator", "samples", "passed", "mismatches", "first_mismatch", "cycles",
-                                        "cycles_model", "cycles_per_s", "accuracy", "golden_accuracy",
-                                        "predictions_identical", "build_s", "run_s")},
-        "files": {"weights": str(out / d["weights"] / "lstm.npz"), "metrics": str(out / d["weights"] / "metrics.json"),
-                  "float_metrics": str(out / "float" / "metrics.json"), "sim": str(out / "rtl" / "sim.json")},
-    }
-
-
-def _verilog_stage(s, out, lstm, progress):
-    import dataclasses
-    from accel.lstm import LSTM
-    from accel.taxonn import TaxoNN
-    from models.lstm import LSTMConfig, schedule as lstm_schedule
-    from models.taxonn import baseline_config, schedule as taxonn_schedule
+def _verilog_stage(out, designs, progress):
+    """The Verilog of every design of the registry and of its comparison designs (`Design.variants`), with the
+    configuration its demo stage ran."""
+    from .designs import DESIGNS
     from .jobs import write_generated
-    cfg = _taxonn_cfg(s)
-    lcfg = LSTMConfig.from_json(lstm["config"])
-    designs = {"taxonn": (TaxoNN, cfg, "taxonn", taxonn_schedule),
-               "taxonn-baseline": (TaxoNN, baseline_config(cfg), "taxonn", taxonn_schedule),
-               f"lstm-{lcfg.mode}": (LSTM, lcfg, "lstm", lstm_schedule),
-               "lstm-fixed12": (LSTM, dataclasses.replace(lcfg, mode="fixed12"), "lstm", lstm_schedule)}
     rows = {}
-    for name, (cls, c, top, sched) in designs.items():
-        progress(f"Verilog: {name}")
-        s = sched(c)
-        figures = ({"cycles_per_training_step": s["total"]} if top == "taxonn"
-                   else {"cycles_per_step": s["cycles_per_step"], "weight_memory_bits": s["weight_memory_bits"]})
-        manifest = write_generated(lambda: cls(c), top, c, out / name, figures)
-        text = Path(manifest["files"][0]).read_text()
-        rows[name] = {"files": manifest["files"], "lines": text.count("\n"), **figures}
+    for name, stage in designs.items():
+        design = DESIGNS[name]
+        for label, c in design.variants(design.config.from_json(stage["config"])).items():
+            progress(f"Verilog: {label}")
+            figures = design.figures(c)
+            manifest = write_generated(lambda: design.component(c), name, c, out / label, figures)
+            text = Path(manifest["files"][0]).read_text()
+            rows[label] = {"files": manifest["files"], "lines": text.count("\n"), **figures}
     return {"designs": rows}
 
 
@@ -252,6 +182,8 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     from rtl.synth import find_yosys, ToolNotFound
     from sim.runner import simulator_status
     from .report import lstm_report, trained_lstm_modes, LSTM_MODES
+    from .designs.lstm import train_demo_network
+    from .designs.taxonn import demo_config
     r = s["report"]
     try:
         find_yosys()
@@ -266,7 +198,7 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     # gate-level simulation of the H=64 LSTM takes ~10 minutes per mode: the report runs a smaller one,
     # trained the same way, so its power comes from real sequences and trained weights
     small_dir = lstm_dir / f"report-h{r['lstm_hidden']}"
-    small = _train_lstm(s, small_dir, s["lstm"]["weights"], r["lstm_hidden"], progress)
+    small = train_demo_network(s, small_dir, s["lstm"]["weights"], r["lstm_hidden"], progress)
     weights = LSTMWeights.load(small_dir / "lstm.npz")
     lcfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
     # like for like: the same training run in the other modes, each design runs its own trained network
@@ -284,7 +216,7 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         modes = {order[0]: pool.submit(_lstm_mode_job, lcfg.to_json(), order[0], str(paths[order[0]]),
                                        sources[order[0]], *lstm_args)}
-        tax = pool.submit(_taxonn_report_job, _taxonn_cfg(s).to_json(), str(liberty), str(out / "taxonn"),
+        tax = pool.submit(_taxonn_report_job, demo_config(s).to_json(), str(liberty), str(out / "taxonn"),
                           r["clock_mhz"], gate_sim, r["taxonn_steps"], quiet)
         for mode in order[1:]:
             modes[mode] = pool.submit(_lstm_mode_job, lcfg.to_json(), mode, str(paths[mode]), sources[mode],

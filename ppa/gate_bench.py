@@ -130,16 +130,18 @@ def _characterize(name, bench, synth, work, cycles, say):
                    cwd=work, check=True, capture_output=True)
     subprocess.run(["vvp", "-n", "bench.vvp"], cwd=work, check=True, capture_output=True)
     act = analyze_vcd(synth, work / "bench.vcd", top_scope="dut")
-    unit_col, top_col = act.blocks.index("unit"), act.blocks.index("top")
+    # a unit that synthesizes to no cells (a one-input adder tree is a wire) has no block of its own: 0 pJ, 0 um^2
+    unit_col = act.blocks.index("unit") if "unit" in act.blocks else None
+    top_col = act.blocks.index("top")
     area = synth.area_by_block()
     flops = area["top"]["flops"]
     first = slice(4, 2 + cycles)                  # random operands every cycle
     held = slice(6 + cycles, 2 * cycles)          # operands held: clock only
-    unit = float(act.energy[first, unit_col].mean())
+    unit = float(act.energy[first, unit_col].mean()) if unit_col is not None else 0.0
     clock = float(act.energy[held, top_col].mean()) / flops
     data = float(act.energy[first, top_col].mean()) / flops - clock
     result = {"unit_pj": unit, "flop_clock_pj": clock, "flop_data_pj": max(0.0, data), "cycles": cycles,
-              "unit_area_um2": area["unit"]["area_um2"], "library": synth.library.name}
+              "unit_area_um2": area["unit"]["area_um2"] if "unit" in area else 0.0, "library": synth.library.name}
     (work / "bench.vcd").unlink(missing_ok=True)
     atomic_write_json(result_path, result)
     return result

@@ -90,9 +90,7 @@ def _generate(args):
     check_limits("generate", cfg, args)
     sched = schedule(cfg)
     begin(args)
-    manifest = write_generated(lambda: _component(cfg), "lstm", cfg, args.out, {
-        "cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
-        "utilization": sched["utilization"]})
+    manifest = write_generated(lambda: _component(cfg), "lstm", cfg, args.out, _figures(cfg))
     return emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; {cfg.mode}, "
                 f"{sched['cycles_per_step']} cycles per time step on L={cfg.lanes}, K={cfg.inputs_per_cycle}; "
                 f"weight memory {sched['weight_memory_bits']} bits")
@@ -346,6 +344,58 @@ def _trial_verify(cfg, trained, work_dir, sim, samples, build_root=None):
             "cycles_model": r["cycles_model"]}
 
 
+# -- the demo's stage ----------------------------------------------------------------
+
+def train_demo_network(s, out, weights, hidden, progress):
+    """The demo's BT-LSTM training run (`bitforge.demo.DEMO`'s lstm entry) at ``hidden`` units in ``weights``."""
+    from models.lstm_train import LSTMTrainConfig, train_lstm
+    from models.lstm_train import TASK_DEFAULTS
+    d = s["lstm"]
+    settings = {**TASK_DEFAULTS[d["task"]], "hidden": hidden, "epochs": d["epochs"]}
+    cfg = LSTMTrainConfig(task=d["task"], weights=weights, **settings)
+    progress(f"BT-LSTM: training a {weights} H={hidden} LSTM on {d['task']} ({d['epochs']} epochs)")
+    return train_lstm(cfg, out, progress=False)
+
+
+def _demo(s, out, sim, progress):
+    """The demo's BT-LSTM stage: a float and a quantized network trained on the task, then the test split on the
+    RTL, every h_t compared."""
+    from models.lstm import LSTMConfig, LSTMWeights
+    from models.lstm_tasks import load_task
+    from sim.lstm_run import simulate_lstm
+    d = s["lstm"]
+    fp = train_demo_network(s, out / "float", "fp", d["hidden"], progress)
+    q = train_demo_network(s, out / d["weights"], d["weights"], d["hidden"], progress)
+    weights = LSTMWeights.load(out / d["weights"] / "lstm.npz")
+    cfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
+    task = load_task(d["task"])
+    samples = len(task.x_test) if sim == "verilator" else s["icarus_lstm_sequences"]
+    progress(f"BT-LSTM: {samples} test sequences on the RTL ({sim})")
+    rtl = simulate_lstm(cfg, weights, sim, out / "rtl", task=task, samples=samples, progress=progress)
+    return {
+        "config": cfg.to_json(), "task": d["task"], "mode": weights.mode,
+        "float_accuracy": fp["test_accuracy"], "quantized_accuracy": q["test_accuracy"],
+        "hardware_accuracy": q["hardware"]["test_accuracy"], "weight_memory_bits": q["weight_memory_bits"],
+        "rtl": {k: rtl.get(k) for k in ("simulator", "samples", "passed", "mismatches", "first_mismatch", "cycles",
+                                        "cycles_model", "cycles_per_s", "accuracy", "golden_accuracy",
+                                        "predictions_identical", "build_s", "run_s")},
+        "files": {"weights": str(out / d["weights"] / "lstm.npz"), "metrics": str(out / d["weights"] / "metrics.json"),
+                  "float_metrics": str(out / "float" / "metrics.json"), "sim": str(out / "rtl" / "sim.json")},
+    }
+
+
+def _variants(cfg):
+    import dataclasses
+    return {f"lstm-{cfg.mode}": cfg, "lstm-fixed12": dataclasses.replace(cfg, mode="fixed12")}
+
+
+def _figures(cfg):
+    from models.lstm import schedule
+    sched = schedule(cfg)
+    return {"cycles_per_step": sched["cycles_per_step"], "weight_memory_bits": sched["weight_memory_bits"],
+            "utilization": sched["utilization"]}
+
+
 DESIGN = Design(
     name="lstm", title="BT-LSTM: binary/ternary-weight LSTM inference (add/subtract/skip arrays, shared post units)",
     config=_config_cls(), component=_component, golden=_golden, schedule=_schedule,
@@ -353,7 +403,7 @@ DESIGN = Design(
     job=_job, testbench="sim.tb.lstm_tb", workload=_workload, energy=_energy, report=_write_report,
     report_lines=_report_lines, check_limits=check_limits,
     budget={"epochs": 2, "task": "seq-digits", "seed": 0},
-    train=_trial_train, verify=_trial_verify,
+    train=_trial_train, verify=_trial_verify, demo=_demo, variants=_variants, figures=_figures,
     commands={
         "generate": Command("the BT-LSTM inference accelerator", _generate_args, _generate),
         "simulate": Command("run a trained BT-LSTM on the RTL", _simulate_args, _simulate),

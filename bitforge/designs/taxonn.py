@@ -74,9 +74,7 @@ def _generate(args):
     check_limits("generate", cfg, args)
     sched = schedule(cfg)
     begin(args)
-    manifest = write_generated(lambda: _component(cfg), "taxonn", cfg, args.out, {
-        "cycles_per_training_step": sched["total"],
-        "cycles_per_inference": schedule(cfg, inference=True)["total"]})
+    manifest = write_generated(lambda: _component(cfg), "taxonn", cfg, args.out, _figures(cfg))
     return emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; "
                 f"{sched['total']} cycles per training step on P={cfg.pes}")
 
@@ -253,6 +251,51 @@ def _trial_verify(cfg, trained, work_dir, sim, samples, build_root=None):
             "cycles_model": r["cycles_model"]}
 
 
+# -- the demo's stage ----------------------------------------------------------------
+
+def demo_config(s):
+    """The demo's TaxoNN config (`bitforge.demo.DEMO`'s taxonn entry)."""
+    from models.taxonn import TaxoNNConfig
+    d = s["taxonn"]
+    return TaxoNNConfig(layers=d["layers"], pes=d["pes"], lr_shift=d["lr_shift"])
+
+
+def _demo(s, out, sim, progress):
+    """The demo's TaxoNN stage: trained on digits with the golden model (and a float32 reference), then the same
+    training steps on the RTL."""
+    from models.datasets import load_digits
+    from models.taxonn_train import train_taxonn
+    from sim.taxonn_run import simulate_taxonn
+    cfg, data = demo_config(s), load_digits()
+    epochs = s["taxonn"]["epochs"]
+    progress(f"TaxoNN {','.join(map(str, cfg.layers))}: training {epochs} epochs on digits "
+             f"(golden model and float32 reference)")
+    metrics = train_taxonn(cfg, data, out / "golden", epochs=epochs, float_reference=True, progress=False)
+    steps = metrics["steps"] if sim == "verilator" else s["icarus_taxonn_steps"]
+    progress(f"TaxoNN: the same {steps} training steps on the RTL ({sim})")
+    rtl = simulate_taxonn(cfg, data, sim, out / "rtl", samples=steps, progress=progress)
+    return {
+        "config": cfg.to_json(), "steps": metrics["steps"],
+        "float_accuracy": metrics["float_test_accuracy"], "golden_accuracy": metrics["test_accuracy"],
+        "cycles_per_step": metrics["cycles_per_step"], "lower_bound_per_step": metrics["lower_bound_per_step"],
+        "rtl": {k: rtl.get(k) for k in ("simulator", "samples", "passed", "mismatches", "first_mismatch", "cycles",
+                                        "cycles_model", "cycles_per_s", "test_accuracy", "golden_test_accuracy",
+                                        "build_s", "run_s")},
+        "files": {"metrics": str(out / "golden" / "metrics.json"), "sim": str(out / "rtl" / "sim.json")},
+    }
+
+
+def _variants(cfg):
+    from models.taxonn import baseline_config
+    return {"taxonn": cfg, "taxonn-baseline": baseline_config(cfg)}
+
+
+def _figures(cfg):
+    from models.taxonn import schedule
+    return {"cycles_per_training_step": schedule(cfg)["total"],
+            "cycles_per_inference": schedule(cfg, inference=True)["total"]}
+
+
 DESIGN = Design(
     name="taxonn", title="TaxoNN: the training accelerator (shared multipliers for forward, backward and update)",
     config=_config_cls(), component=_component, golden=_golden, schedule=_schedule,
@@ -260,7 +303,7 @@ DESIGN = Design(
     job=_job, testbench="sim.tb.taxonn_train_tb", workload=_workload, energy=_energy, report=_write_report,
     report_lines=_report_lines, check_limits=check_limits,
     budget={"epochs": 1, "max_steps": None, "seed": 0},
-    train=_trial_train, verify=_trial_verify,
+    train=_trial_train, verify=_trial_verify, demo=_demo, variants=_variants, figures=_figures,
     commands={
         "generate": Command("the TaxoNN training accelerator", _generate_args, _generate),
         "simulate": Command("train TaxoNN on the RTL", _simulate_args, _simulate),

@@ -87,6 +87,20 @@ def _init_ray(address, workers, cpus_per_trial):
     return workers, cpus
 
 
+def _keep_sigterm(start):
+    """``start()`` with this process's SIGTERM handler kept: Ray's driver installs its own (which exits with 1),
+    where the CLI turns SIGTERM into an interruption that shuts Ray down and keeps the finished trials."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _verify_sample(n_points, verify, seed):
     """Indices of the trials checked on the RTL: ``verify`` of them, drawn with ``seed``."""
     if verify <= 0 or n_points <= 0:
@@ -128,7 +142,7 @@ def run_sweep(design, space, out_dir, liberty, *, search="grid", trials=None, ob
     shared = {"shared_dir": str(out / "training")}
     say(f"sweep of {design.name}: {search} search, {total} trials, objectives {', '.join(objectives)}; "
         f"starting Ray" + (f" at {address}" if address else " on this machine"))
-    parallel, cpus = _init_ray(address, workers, cpus_per_trial)
+    parallel, cpus = _keep_sigterm(lambda: _init_ray(address, workers, cpus_per_trial))
     task = ray.remote(run_trial).options(num_cpus=cpus_per_trial, max_retries=0,
                                          runtime_env={"env_vars": env})
     started = time.monotonic()
@@ -195,7 +209,7 @@ def run_sweep(design, space, out_dir, liberty, *, search="grid", trials=None, ob
         if verify_front:
             _front_power(ray, design, ordered, liberty, sram_liberty, env, cpus_per_trial, front_workload, say)
     finally:
-        ray.shutdown()
+        _keep_sigterm(ray.shutdown)
     return {"design": design.name, "search": search, "objectives": list(objectives),
             "directions": dict(zip(objectives, directions)), "space": space.to_json(), "trials": ordered,
             "counts": {"total": len(ordered), "ok": sum(r["status"] == "ok" for r in ordered),

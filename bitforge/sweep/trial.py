@@ -53,8 +53,18 @@ def run_trial(request):
         result["error"] = f"{type(e).__name__}: {first_line(e, 400)}"
         result["traceback"] = traceback.format_exc(limit=8)
     result["seconds"] = round(time.monotonic() - start, 2)
+    result["node"] = _node()
     (work / "trial.json").write_text(json.dumps(result, indent=1, sort_keys=True, default=str))
     return result
+
+
+def _node():
+    """The Ray node this trial ran on (None outside Ray)."""
+    try:
+        import ray
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except ImportError:
+        return None
 
 
 def _limit_threads(cpus):

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from bitforge import cli
+from bitforge import cli, jobs
 from bitforge.cli import main
 from bitforge.outdir import LOCK, MARKER
 from quant.errors import VerificationError
@@ -37,7 +37,7 @@ def test_internal_error_is_exit_1_with_a_saved_traceback(capsys, tmp_path, monke
 
     def broken(*args, **kwargs):
         return 1 / 0
-    monkeypatch.setattr(cli, "write_generated", broken)
+    monkeypatch.setattr(jobs, "write_generated", broken)
     code, _, err = run(capsys, "generate", "taxonn", "--out", str(tmp_path / "o"))
     line = _one_line(err)
     assert code == 1 and "internal error (ZeroDivisionError: division by zero)" in line
@@ -52,7 +52,7 @@ def test_value_error_after_validation_is_internal(capsys, tmp_path, monkeypatch)
 
     def broken(*args, **kwargs):
         raise ValueError("an invariant broke")
-    monkeypatch.setattr(cli, "write_generated", broken)
+    monkeypatch.setattr(jobs, "write_generated", broken)
     code, _, err = run(capsys, "generate", "taxonn", "--out", str(tmp_path / "o"))
     assert code == 1 and "internal error (ValueError: an invariant broke)" in _one_line(err)
 
@@ -60,7 +60,7 @@ def test_value_error_after_validation_is_internal(capsys, tmp_path, monkeypatch)
 def test_verification_failure_is_exit_1(capsys, tmp_path, monkeypatch):
     def mismatch(*args, **kwargs):
         raise VerificationError("sample 3, layer 1, cycle 812: expected 0x0f1 got 0x0f0")
-    monkeypatch.setattr(cli, "write_generated", mismatch)
+    monkeypatch.setattr(jobs, "write_generated", mismatch)
     code, _, err = run(capsys, "generate", "taxonn", "--out", str(tmp_path / "o"))
     assert code == 1 and _one_line(err) == "bitforge: error: sample 3, layer 1, cycle 812: expected 0x0f1 got 0x0f0"
 
@@ -68,7 +68,7 @@ def test_verification_failure_is_exit_1(capsys, tmp_path, monkeypatch):
 def test_interrupted_run_says_what_was_kept(capsys, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(cli, "write_generated", interrupted)
+    monkeypatch.setattr(jobs, "write_generated", interrupted)
     code, _, err = run(capsys, "generate", "taxonn", "--out", str(tmp_path / "o"))
     assert code == 130 and _one_line(err) == "bitforge: error: interrupted; nothing was saved"
     assert not (tmp_path / "o").exists()
