@@ -61,10 +61,9 @@ def _run(design):
             require_simulator(args.verify_sim)
         check_build_root()
         liberty = liberty_of(args)
-        try:
-            import ray  # noqa: F401  (the check: installed)
-        except ImportError:
-            raise CLIError("Ray is not installed; install it with: pip install 'ray>=2.9' (or `make setup`)") from None
+        import importlib.util
+        if importlib.util.find_spec("ray") is None:
+            raise CLIError("Ray is not installed; install it with: pip install 'ray>=2.9' (or `make setup`)")
         begin(args, resume=f"finished trials are kept in {Path(args.out) / 'trials'}; run the same command again "
                            f"to resume (they are not recomputed)")
         summary = run_sweep(design, space, args.out, liberty, search=args.search, trials=args.trials,

@@ -160,6 +160,11 @@ def _trial_page(summary, r, directory):
     atomic_write_text(directory / "report.html", to_html(page))
 
 
+def _library(rows):
+    names = sorted({r["library"] for r in rows if r.get("library")})
+    return ", ".join(names) or "(no trial finished)"
+
+
 def _objectives_text(summary):
     return ", ".join(f"{o} ({summary['directions'][o]})" for o in summary["objectives"])
 
@@ -173,10 +178,13 @@ def _index(summary, figures, out):
         f"{c['total']} trials of {summary['design']} ({summary['search']} search): {c['ok']} finished "
         f"({c['cached']} from the cache), {c['failed']} failed; {c['on_front']} on the Pareto front of "
         f"{_objectives_text(summary)}. "
-        f"RTL checked against the golden model on {len(verified)} sampled trials: "
+        f"RTL checked against the golden model on {len(verified)} sampled trial(s): "
         f"{sum(r['verification']['mismatches'] or 0 for r in verified)} mismatches. Ray: "
         f"{summary['ray']['parallel_trials']} trials at a time ({summary['ray']['cpus_per_trial']} CPU each, "
-        f"{summary['ray']['address']}), {summary['seconds']:,.0f} s."]
+        f"{summary['ray']['address']}), {summary['seconds']:,.0f} s.",
+        f"Library {_library(rows)} (the corner its file characterizes); every trial at its own fmax from OpenSTA (no clock assumed): area from "
+        f"synthesis plus planned memories, energy per step from the energy model of that library, accuracy "
+        f"through the hardware's arithmetic (see Method)."]
 
     def table(selected, caption):
         header = ("trial", *params, *[OBJECTIVES[o][2] for o in objectives], "fmax (MHz)", "verified")
