@@ -142,6 +142,27 @@ def _glitches(synth, workload, window, fig, sim, out, say):
     return g
 
 
+def time_with_memories(synth, macros, *, clock_mhz=None, work_dir=None, clock_port="clk"):
+    """Static timing of ``synth`` with its kept memories planned as ``macros`` (or cells) and timed with the
+    slowest used macro's own clock-to-output and setup: ``(TimingReport, {name: MemoryPlan}, how the memories
+    were timed)``. The reports and the sweep's trials time a design this one way."""
+    plans = {m["name"]: plan_memory(m["name"], m["words"], m["width"], macros if m["kept"] else ())
+             for m in synth.memory_inventory}
+    used = [p.macro for p in plans.values() if p.macro]
+    mem_t = {"clk_to_q_ns": 0.0, "setup_ns": 0.0}
+    for macro in {m.name: m for m in used}.values():
+        t = macro_timing(macro)
+        mem_t = {k: max(mem_t[k], t[k]) for k in mem_t}
+    timing = analyze_timing(synth, clock_mhz=clock_mhz, work_dir=work_dir, clock_port=clock_port,
+                            memory_clk_to_q_ns=mem_t["clk_to_q_ns"], memory_setup_ns=mem_t["setup_ns"])
+    if used:
+        how = (f"memories as macros, timed with the slowest macro's own arcs: clock-to-output "
+               f"{mem_t['clk_to_q_ns']:.3f} ns, setup {mem_t['setup_ns']:.3f} ns")
+    else:
+        how = timing.memories_timing
+    return timing, plans, how
+
+
 def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=False, macros=(), per_cycle=False,
             clock_port="clk", progress=None, started=None):
     """Time ``synth``, run its netlist (``run(paths) -> (vcd path, top scope or None)`` or an `Activity`) and
@@ -153,21 +174,9 @@ def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=Fal
     say = progress or (lambda message: None)
     t0 = started or time.monotonic()
     out = Path(out_dir).resolve()
-    plans = {m["name"]: plan_memory(m["name"], m["words"], m["width"], macros if m["kept"] else ())
-             for m in synth.memory_inventory}
-    used = [p.macro for p in plans.values() if p.macro]
-    mem_t = {"clk_to_q_ns": 0.0, "setup_ns": 0.0}
-    for macro in {m.name: m for m in used}.values():
-        t = macro_timing(macro)
-        mem_t = {k: max(mem_t[k], t[k]) for k in mem_t}
     say("static timing with OpenSTA")
-    timing = analyze_timing(synth, clock_mhz=clock_mhz, work_dir=out / "timing", clock_port=clock_port or "clk",
-                            memory_clk_to_q_ns=mem_t["clk_to_q_ns"], memory_setup_ns=mem_t["setup_ns"])
-    if used:
-        timing_memories = (f"memories as macros, timed with the slowest macro's own arcs: clock-to-output "
-                           f"{mem_t['clk_to_q_ns']:.3f} ns, setup {mem_t['setup_ns']:.3f} ns")
-    else:
-        timing_memories = timing.memories_timing
+    timing, plans, timing_memories = time_with_memories(synth, macros, clock_mhz=clock_mhz,
+                                                        work_dir=out / "timing", clock_port=clock_port or "clk")
     fmax = timing.fmax_mhz
     if clock_mhz is None:
         clock, clock_source = math.floor(fmax * 10) / 10, "the design's own fmax (static timing), rounded down"

@@ -28,7 +28,7 @@ from .trial import run_trial, front_power
 __all__ = ["run_sweep", "trial_key", "METHOD_VERSION"]
 
 #: bumped when what a trial measures changes, so that no older cached trial is reused
-METHOD_VERSION = 1
+METHOD_VERSION = 2
 _PROGRESS_EVERY_S = 30.0
 
 

@@ -180,7 +180,7 @@ def _index(summary, figures, out):
         f"{_objectives_text(summary)}. "
         f"RTL checked against the golden model on {len(verified)} sampled trial(s): "
         f"{sum(r['verification']['mismatches'] or 0 for r in verified)} mismatches. Ray: "
-        f"{summary['ray']['parallel_trials']} trials at a time ({summary['ray']['cpus_per_trial']} CPU each, "
+        f"{summary['ray']['parallel_trials']} trial(s) at a time ({summary['ray']['cpus_per_trial']} CPU each, "
         f"{summary['ray']['address']}), {summary['seconds']:,.0f} s.",
         f"Library {_library(rows)} (the corner its file characterizes); every trial at its own fmax from OpenSTA (no clock assumed): area from "
         f"synthesis plus planned memories, energy per step from the energy model of that library, accuracy "

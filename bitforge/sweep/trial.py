@@ -21,7 +21,8 @@ METHOD = {
     "accuracy": "the design's training with the hardware's arithmetic (golden model), test split",
     "area": "Yosys synthesis to the library (minimum-delay mapping) + memories planned as the library's SRAM "
             "macros or cells (ppa.memories)",
-    "fmax": "OpenSTA on the synthesized netlist (the library's typical corner, its wire-load model)",
+    "fmax": "OpenSTA on the synthesized netlist (the library file's corner, its wire-load model; memories as macros "
+            "timed with the slowest macro's own clock-to-output and setup), as `bitforge report` times it",
     "energy": "the fast energy model (ppa.energy_model): operation counts of the golden model's schedule x unit "
               "energies characterized at gate level in the same library",
     "throughput_per_mm2": "steps per second at fmax (the golden model's exact cycles per step) per mm^2 of area",
@@ -76,9 +77,8 @@ def _limit_threads(cpus):
 
 
 def _measure(request, work):
-    from ppa.estimate import memory_mode
-    from ppa.memories import macros_for, plan_memory
-    from ppa.timing import analyze_timing
+    from ppa.estimate import memory_mode, time_with_memories
+    from ppa.memories import macros_for
     from rtl.liberty import read_liberty
     from rtl.synth import synthesize
     from bitforge.jobs import write_generated
@@ -98,15 +98,13 @@ def _measure(request, work):
     seconds["synthesis"] = time.monotonic() - t
 
     t = time.monotonic()
-    timing = analyze_timing(synth, work_dir=work / "sta")
+    timing, plans, memories_timing = time_with_memories(synth, macros, work_dir=work / "sta")
     seconds["timing"] = time.monotonic() - t
 
     blocks = synth.area_by_block()
     logic = sum(b["area_um2"] for b in blocks.values())
     flops = sum(b["flops"] for b in blocks.values())
-    plans = [plan_memory(m["name"], m["words"], m["width"], macros if m["kept"] else ())
-             for m in synth.memory_inventory]
-    memory = sum(p.area_um2 for p in plans)
+    memory = sum(p.area_um2 for p in plans.values())
 
     t = time.monotonic()
     model = design.energy(cfg, liberty, flops=flops, macros=macros)
@@ -124,7 +122,7 @@ def _measure(request, work):
         "energy_per_step_pj": model["per_step_pj"], "cycles_per_step": cycles, "step": design.step,
         "time_per_step_us": cycles / fmax, "throughput_steps_per_s": throughput,
         "throughput_per_mm2": throughput / (area * 1e-6),
-        "library": synth.library.name, "clock": f"fmax {fmax:.1f} MHz (OpenSTA, no clock assumed)",
+        "library": synth.library.name, "clock": f"fmax {fmax:.1f} MHz (OpenSTA, no clock assumed; {memories_timing})",
         "verilog": str(work / "rtl" / f"{design.name}.v"),
     }
     if design.name == "lstm":
