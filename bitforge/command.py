@@ -52,12 +52,15 @@ def restart_if_replacing(guard, *names):
             (guard.path / name).unlink(missing_ok=True)
 
 
-def begin(args, *, resume=None, settings=None):
+def begin(args, *, resume=None, settings=None, volatile=()):
     """End of validation: claim ``--out`` (lock, ownership record) and start the work phase.
 
-    ``resume``: what an interrupted run leaves and how to resume it (None: nothing is kept)."""
+    ``resume``: what an interrupted run leaves and how to resume it (None: nothing is kept). ``volatile``: more
+    options (argparse names) that change where or how fast the work runs, not what it computes."""
     name = " ".join(x for x in (args.command, getattr(args, "design", None)) if x)
-    guard = OutputDir(args.out, name, _settings(args) if settings is None else settings,
+    if settings is None:
+        settings = {k: v for k, v in _settings(args).items() if k not in volatile}
+    guard = OutputDir(args.out, name, settings,
                       force=getattr(args, "force", False))
     guard.claim()
     args.guard, args.working, args.resume = guard, True, resume

@@ -64,8 +64,10 @@ def _run(design):
         import importlib.util
         if importlib.util.find_spec("ray") is None:
             raise CLIError("Ray is not installed; install it with: pip install 'ray>=2.9' (or `make setup`)")
+        # where and how many at once does not change what a trial computes: a sweep resumes on another cluster
         begin(args, resume=f"finished trials are kept in {Path(args.out) / 'trials'}; run the same command again "
-                           f"to resume (they are not recomputed)")
+                           f"to resume (they are not recomputed)",
+              volatile=("address", "workers", "cpus_per_trial", "verify_front"))
         summary = run_sweep(design, space, args.out, liberty, search=args.search, trials=args.trials,
                             objectives=objectives, sram_liberty=args.sram_liberty, address=args.address,
                             cpus_per_trial=args.cpus_per_trial, workers=args.workers, verify=args.verify,

@@ -223,7 +223,8 @@ def test_sweep_killed_and_resumed_with_a_failing_trial(tmp_path):
     pages = [out / "index.html"] + [out / "trials" / r["key"] / "report.html" for r in ok]
     check_written_pages(out, pages, forbidden=(str(tmp_path),))
 
-    proc = _sweep(space, out, "--workers", "1", "--verify", "1")  # all finished: nothing runs again
+    # all finished: nothing runs again, also with other workers (where and how many at once is not a setting)
+    proc = _sweep(space, out, "--workers", "2", "--verify", "1")
     stdout, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert json.loads(stdout)["counts"]["cached"] == 2
