@@ -94,7 +94,7 @@ def liberty_of(args):
     return default_liberty(args.library)
 
 
-def report_options(p, *, out=True, sim=True, clock=True):
+def report_options(p, *, sim=True, clock=True):
     """The options of every command that synthesizes and measures: library, clock, simulator, output."""
     p.add_argument("--liberty", metavar="FILE", help="a Liberty library (.lib or .lib.gz); default: --library")
     p.add_argument("--library", choices=("sky130", "ihp"), default="ihp",
@@ -113,8 +113,7 @@ def report_options(p, *, out=True, sim=True, clock=True):
                             "compiled, toggles counted at compiled speed) or icarus (the default of `ppa`, whose "
                             "random and zeros stimuli run on it: a VCD read back); both count the same toggles")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
-    if out:
-        p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
 
 def check_report_args(args):
@@ -133,20 +132,24 @@ def check_report_args(args):
     check_build_root()
 
 
-def report_text(report):
-    """The terminal summary of a design report (`bitforge report DESIGN`)."""
+def report_text(report, lines=(), out_dir=None):
+    """The terminal summary of a design report (`bitforge report DESIGN`): the figures, the design's own
+    comparison ``lines`` (`Design.report_lines`) and, with ``out_dir``, the page written."""
     a, p, e = report["area_um2"], report["power_mw"], report["energy"]
-    lines = [f"{report['design']}: area {a['total']:,.0f} um^2 ({a['logic']:,.0f} standard cells), power "
-             f"{p['total']:.3f} mW at {report['clock_mhz']:g} MHz ({report['timing']['clock_source']}; fmax "
-             f"{report['timing']['fmax_mhz']:.1f} MHz{'' if report['timing']['met'] else ', NOT MET'}) (dynamic "
-             f"{p['dynamic']:.3f}, leakage "
-             f"{p['leakage']:.2g}; zero-delay lower bound), {e['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
-             f"on {report['library']['name']}",
-             f"energy model: {report['energy_model']['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
-             f"({100 * report['energy_model']['difference']:+.1f}% vs gate level; standard cells "
-             f"{100 * (report['energy_model']['logic_difference'] or 0):+.1f}%)"]
+    text = [f"{report['design']}: area {a['total']:,.0f} um^2 ({a['logic']:,.0f} standard cells), power "
+            f"{p['total']:.3f} mW at {report['clock_mhz']:g} MHz ({report['timing']['clock_source']}; fmax "
+            f"{report['timing']['fmax_mhz']:.1f} MHz{'' if report['timing']['met'] else ', NOT MET'}) (dynamic "
+            f"{p['dynamic']:.3f}, leakage "
+            f"{p['leakage']:.2g}; zero-delay lower bound), {e['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
+            f"on {report['library']['name']}",
+            f"energy model: {report['energy_model']['per_step_pj'] / 1e3:,.1f} nJ per {e['step']} "
+            f"({100 * report['energy_model']['difference']:+.1f}% vs gate level; standard cells "
+            f"{100 * (report['energy_model']['logic_difference'] or 0):+.1f}%)"]
     g = report.get("glitches")
     if g and g.get("ratio"):
-        lines.append(f"with glitches: dynamic {g['dynamic_mw_with_glitches']:.3f} mW (standard cells {g['ratio']:.3f}x "
-                     f"the zero-delay energy on {g['window']}, SDF delays on Icarus)")
-    return "\n".join(lines)
+        text.append(f"with glitches: dynamic {g['dynamic_mw_with_glitches']:.3f} mW (standard cells {g['ratio']:.3f}x "
+                    f"the zero-delay energy on {g['window']}, SDF delays on Icarus)")
+    text += list(lines)
+    if out_dir is not None:
+        text.append(f"wrote {Path(out_dir) / 'report.html'}")
+    return "\n".join(text)

@@ -46,10 +46,11 @@ def _inventory(component):
 
 # -- TaxoNN -------------------------------------------------------------------
 
-def check_taxonn_report(cfg):
-    """The report's workload trains on scikit-learn digits: ``cfg`` must fit them (else ``BadInput``)."""
+def check_taxonn_report(cfg, who="the report"):
+    """The report's workload (and a sweep trial, ``who``) trains on scikit-learn digits: ``cfg`` must fit them
+    (else ``BadInput``)."""
     if cfg.layers[0] != 64 or cfg.layers[-1] != 10:
-        raise BadInput(f"the report trains on scikit-learn digits: --layers must start with 64 and end with 10, "
+        raise BadInput(f"{who} trains on scikit-learn digits: --layers must start with 64 and end with 10, "
                        f"not {','.join(map(str, cfg.layers))}")
 
 

@@ -7,7 +7,6 @@ cycle of the unit's submodule and per flip-flop of the registers. Results are
 cached per library and unit under the build directory.
 """
 
-import fcntl
 import hashlib
 import json
 import subprocess
@@ -16,7 +15,7 @@ from amaranth.hdl import Module, Signal, Cat, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from quant.fsio import atomic_write_json
+from quant.fsio import atomic_write_json, exclusive_lock
 
 __all__ = ["characterize", "Bench"]
 
@@ -106,9 +105,7 @@ def characterize(name, unit_factory, liberty, *, cycles=400, progress=None):
     from .power import METHOD_VERSION
     key = hashlib.sha256(json.dumps([str(synth.work_dir), cycles, _TB, METHOD_VERSION]).encode()).hexdigest()[:16]
     work = default_build_root() / "bench" / f"{name}-{key}"
-    work.parent.mkdir(parents=True, exist_ok=True)
-    with open(work.parent / f"{name}-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes characterizing one unit: the second waits, then reads
+    with exclusive_lock(work.parent / f"{name}-{key}.lock"):  # a second process characterizing it waits, then reads
         return _characterize(name, bench, synth, work, cycles, say)
 
 

@@ -5,6 +5,8 @@ run never leaves a half-written artifact under its final name. It lives in the
 lowest layer because every layer above writes files.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -13,10 +15,21 @@ from pathlib import Path
 from .errors import BadInput, first_line
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_dir", "default_build_root",
-           "read_npz", "MAX_NPZ_BYTES"]
+           "exclusive_lock", "read_npz", "MAX_NPZ_BYTES"]
 
 #: Largest total of arrays ``read_npz`` expands (checked from the archive's directory before reading).
 MAX_NPZ_BYTES = 4 << 30
+
+
+@contextlib.contextmanager
+def exclusive_lock(path):
+    """Hold an exclusive lock on the file ``path`` (created, with its folder) while inside: two processes making
+    one cached result take turns, the second finding the first's result done."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def default_build_root():

@@ -26,7 +26,6 @@ Results are cached under the build directory, keyed by the RTLIL, the library,
 the Yosys version, the script (clock target, memory mode) and `METHOD_VERSION`.
 """
 
-import fcntl
 import hashlib
 import json
 import math
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quant.errors import BadInput
+from quant.fsio import exclusive_lock
 
 from .liberty import inline_cell, read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
 
@@ -371,9 +371,7 @@ def _synthesize(sources, read, top, liberty, *, clock_mhz, memories, work_dir, p
                                      version, METHOD_VERSION]).encode()).hexdigest()[:20]
     work = Path(work_dir) if work_dir else _cache_root() / key
     meta_path = work / "synthesis.json"
-    work.mkdir(parents=True, exist_ok=True)
-    with open(work / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes synthesizing one design: the second waits, then reads
+    with exclusive_lock(work / ".lock"):  # two processes synthesizing one design: the second waits, then reads
         _synthesize_locked(meta_path, work, say, description, lib, clock_mhz, sources, liberty, driver, load_pf,
                            target_ps, top, memories, read, argv, names)
     netlist = json.loads((work / "netlist.json").read_text())

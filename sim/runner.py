@@ -7,7 +7,6 @@ runs a cocotb test module and returns the per-test results.
 """
 
 from dataclasses import dataclass, field
-import fcntl
 import hashlib
 import json
 import os
@@ -19,7 +18,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from quant.errors import BadInput
-from quant.fsio import default_build_root
+from quant.fsio import default_build_root, exclusive_lock
 
 __all__ = ["SIMULATORS", "SimulatorNotFound", "VerilogText", "TestResult", "RunResult", "simulator_status",
            "require_simulator", "run_cocotb", "run_job", "default_build_root", "MIN_VERILATOR"]
@@ -413,8 +412,7 @@ def run_cocotb(design, *, sim, test_module, toplevel="top", params=None, name=No
     stamp = build_dir / _STAMP
     timescale = ("1ns", "1ps")
     t0 = time.monotonic()
-    with open(build_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes building one design: the second waits, then reuses it
+    with exclusive_lock(build_dir / ".lock"):  # two processes building one design: the second waits, then reuses it
         rebuilt = not (stamp.exists() and stamp.read_text() == digest)
         if rebuilt:
             stamp.unlink(missing_ok=True)

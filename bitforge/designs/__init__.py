@@ -31,7 +31,7 @@ class Design:
 
     Callables take the design's config (an instance of ``config``) first. ``cycles_per_step(cfg)`` is the
     golden model's exact schedule per ``step``; ``trial(cfg, budget, work_dir, liberty, ...)`` trains and
-    measures one sweep point (`bitforge.sweep.trial`); ``verify(cfg, trained, work_dir, sim)`` runs a trained
+    measures one sweep point (`bitforge.sweep.trial`); ``verify(cfg, trained, budget, work_dir, sim, samples)`` runs a trained
     trial on the RTL against the golden model; ``demo(settings, out_dir, sim, progress)`` is the design's stage
     of `bitforge.demo` (trained, then run on the RTL); ``variants(cfg)`` names the design and its comparison
     designs' configs; ``figures(cfg)`` are the schedule's figures a generated manifest records."""

@@ -222,8 +222,7 @@ def _report(args):
                          require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                          sequences=args.sequences, compare=not args.no_compare, sources=sources,
                          progress=lambda m: progress(args, m))
-    return emit(args, report, "\n".join([report_text(report), *_report_lines(report),
-                                         f"wrote {Path(args.out) / 'report.html'}"]))
+    return emit(args, report, report_text(report, _report_lines(report), args.out))
 
 
 def _report_lines(report):
@@ -284,6 +283,7 @@ def _trial_train(cfg, budget, work_dir):
     import json
     from models.lstm_train import LSTMTrainConfig, train_lstm, TASK_DEFAULTS, EXPORT_MODE
     from models.lstm_tasks import load_task
+    from quant.fsio import exclusive_lock
     task_name = budget.get("task", "seq-digits")
     if task_name not in ("seq-digits", "seq-digits-pixel"):
         raise BadInput(f"a sweep trial trains on seq-digits or seq-digits-pixel (bundled with scikit-learn), "
@@ -297,13 +297,12 @@ def _trial_train(cfg, budget, work_dir):
     run = LSTMTrainConfig(task=task_name, weights=training, **defaults)
     run_dir = Path(budget["shared_dir"]) / _key(run.to_json()) if budget.get("shared_dir") else Path(work_dir)
     metrics_path = run_dir / "metrics.json"
-    with _locked(run_dir):
+    with exclusive_lock(run_dir / ".lock"):  # two trials never train one network at once
         if metrics_path.is_file() and (run_dir / "lstm.npz").is_file():
             metrics = json.loads(metrics_path.read_text())
         else:
             metrics = train_lstm(run, run_dir, task=task, progress=False)
     return {"accuracy": float(metrics["hardware"]["test_accuracy"]), "trained": str(run_dir / "lstm.npz"),
-            "weight_memory_bits": metrics.get("weight_memory_bits"),
             "accuracy_method": f"{task_name} test split through the hardware arithmetic (golden model), "
                                f"{training} training exported as {cfg.mode}, {budget['epochs']} epochs, "
                                f"seed {budget.get('seed', 0)}"}
@@ -315,30 +314,14 @@ def _key(data):
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class _locked:
-    """An exclusive lock on ``directory`` (created), so that two trials never train the same network at once."""
-
-    def __init__(self, directory):
-        self.path = Path(directory)
-
-    def __enter__(self):
-        import fcntl
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path / ".lock", "w")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        self.f.close()
-
-
-def _trial_verify(cfg, trained, work_dir, sim, samples, build_root=None):
-    """``samples`` test sequences of the trained network on the RTL (``sim``) against the golden model."""
+def _trial_verify(cfg, trained, budget, work_dir, sim, samples, build_root=None):
+    """``samples`` test sequences of the budget's task, run by the trained network on the RTL (``sim``) against
+    the golden model."""
     from models.lstm import LSTMWeights
     from models.lstm_tasks import load_task
     from sim.lstm_run import simulate_lstm
-    r = simulate_lstm(cfg, LSTMWeights.load(trained), sim, work_dir, task=load_task("seq-digits"), samples=samples,
-                      build_root=build_root)
+    task = load_task(budget.get("task", "seq-digits"))
+    r = simulate_lstm(cfg, LSTMWeights.load(trained), sim, work_dir, task=task, samples=samples, build_root=build_root)
     return {"simulator": sim, "what": f"{r['samples']} test sequences", "passed": r["passed"],
             "mismatches": r["mismatches"], "first_mismatch": r.get("first_mismatch"), "cycles": r["cycles"],
             "cycles_model": r["cycles_model"]}

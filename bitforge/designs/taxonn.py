@@ -174,8 +174,7 @@ def _report(args):
                            require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                            compare=not args.no_compare, sweep=not args.no_sweep,
                            progress=lambda m: progress(args, m))
-    return emit(args, report, "\n".join([report_text(report), *_report_lines(report),
-                                         f"wrote {Path(args.out) / 'report.html'}"]))
+    return emit(args, report, report_text(report, _report_lines(report), args.out))
 
 
 def _report_lines(report):
@@ -231,18 +230,17 @@ def _trial_train(cfg, budget, work_dir):
     """Train on scikit-learn digits with the golden model (the hardware's arithmetic): ``{"accuracy", ...}``."""
     from models.datasets import load_digits
     from models.taxonn_train import train_taxonn
-    if cfg.layers[0] != 64 or cfg.layers[-1] != 10:
-        raise BadInput(f"a sweep trial trains on scikit-learn digits: layers must start with 64 and end with 10, "
-                       f"not {','.join(map(str, cfg.layers))}")
+    from ..report import check_taxonn_report
+    check_taxonn_report(cfg, "a sweep trial")  # the same digits as the report's workload
     metrics = train_taxonn(cfg, load_digits(), work_dir, epochs=budget["epochs"], max_steps=budget.get("max_steps"),
                            seed=budget.get("seed", 0), progress=False)
-    return {"accuracy": float(metrics["test_accuracy"]), "steps": metrics["steps"], "trained": None,
+    return {"accuracy": float(metrics["test_accuracy"]), "trained": None,
             "accuracy_method": f"golden model (the hardware's arithmetic), test split of scikit-learn digits after "
                                f"{metrics['steps']} online-SGD steps"}
 
 
-def _trial_verify(cfg, trained, work_dir, sim, samples, build_root=None):
-    """``samples`` training steps on the RTL (``sim``) against the golden model."""
+def _trial_verify(cfg, trained, budget, work_dir, sim, samples, build_root=None):
+    """``samples`` training steps on digits on the RTL (``sim``) against the golden model."""
     from models.datasets import load_digits
     from sim.taxonn_run import simulate_taxonn
     r = simulate_taxonn(cfg, load_digits(), sim, work_dir, samples=samples, build_root=build_root)

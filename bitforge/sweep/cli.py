@@ -42,17 +42,17 @@ def _arguments(p):
 
 def _run(design):
     def run(args):
-        from .engine import run_sweep
+        from .engine import plan_sweep, run_sweep
         from .pareto import parse_objectives
         from .results import write_results
         from .space import load_space
-        from .search import make_search
         from rtl.synth import find_yosys
         from ppa.timing import find_sta
         from sim.runner import require_simulator
         objectives = parse_objectives(args.objectives)
         space = load_space(args.space, design)
-        make_search(args.search, space, trials=args.trials, seed=args.seed)  # its errors before any work
+        plan = plan_sweep(design, space, search=args.search, trials=args.trials, objectives=objectives,
+                          verify=args.verify, seed=args.seed)  # its errors before any work
         if args.sram_liberty and not Path(args.sram_liberty).is_file():
             raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
         find_yosys()
@@ -68,10 +68,9 @@ def _run(design):
         begin(args, resume=f"finished trials are kept in {Path(args.out) / 'trials'}; run the same command again "
                            f"to resume (they are not recomputed)",
               volatile=("address", "workers", "cpus_per_trial", "verify_front"))
-        summary = run_sweep(design, space, args.out, liberty, search=args.search, trials=args.trials,
-                            objectives=objectives, sram_liberty=args.sram_liberty, address=args.address,
-                            cpus_per_trial=args.cpus_per_trial, workers=args.workers, verify=args.verify,
-                            verify_sim=args.verify_sim, verify_front=args.verify_front, seed=args.seed,
+        summary = run_sweep(design, space, plan, args.out, liberty, sram_liberty=args.sram_liberty,
+                            address=args.address, cpus_per_trial=args.cpus_per_trial, workers=args.workers,
+                            verify_sim=args.verify_sim, verify_front=args.verify_front,
                             progress=lambda m: progress(args, m))
         write_results(summary, args.out, progress=lambda m: progress(args, m))
         c = summary["counts"]

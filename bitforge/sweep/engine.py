@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,9 @@ from quant.fsio import atomic_write_json, default_build_root, ensure_dir
 
 from .pareto import OBJECTIVES, objective_values, pareto_front
 from .search import make_search, point_key
-from .trial import run_trial, front_power
+from .trial import run_trial, front_power, METHOD
 
-__all__ = ["run_sweep", "trial_key", "METHOD_VERSION"]
+__all__ = ["plan_sweep", "run_sweep", "check_point", "SweepPlan", "trial_key", "METHOD_VERSION"]
 
 #: bumped when what a trial measures changes, so that no older cached trial is reused
 METHOD_VERSION = 2
@@ -109,28 +110,52 @@ def _verify_sample(n_points, verify, seed):
     return set(int(i) for i in rng.choice(n_points, size=min(verify, n_points), replace=False))
 
 
-def run_sweep(design, space, out_dir, liberty, *, search="grid", trials=None, objectives=("accuracy", "area",
-              "energy"), sram_liberty=None, address=None, cpus_per_trial=1, workers=None, verify=1,
-              verify_sim="verilator", verify_samples=None, verify_front=False, front_workload=None, seed=0,
+def check_point(design, space, point):
+    """The design's config of ``point``, within the design's limits of a sweep (else `BadInput`)."""
+    cfg = space.config(point)
+    if design.check_limits:
+        design.check_limits("sweep", cfg, None)
+    return cfg
+
+
+@dataclass
+class SweepPlan:
+    """What a sweep will run, checked before any work: the search (``finder``), the objectives and their
+    directions, and which trials (by the order they are asked) are verified on the RTL."""
+    search: str
+    finder: object
+    objectives: list
+    directions: list
+    sample: set
+
+
+def plan_sweep(design, space, *, search="grid", trials=None, objectives=("accuracy", "area", "energy"), verify=1,
+               seed=0):
+    """The `SweepPlan` of ``space``; every point of a grid or random search is checked here (`check_point`),
+    those of Optuna as they are drawn."""
+    directions = [OBJECTIVES[o][1] for o in objectives]
+    finder = make_search(search, space, trials=trials, seed=seed, directions=directions)
+    listed = getattr(finder, "points", None)
+    if listed is not None:
+        for point in listed:
+            check_point(design, space, point)
+        sample = _verify_sample(len(listed), verify, seed)
+    else:
+        sample = set(range(verify))
+    return SweepPlan(search, finder, list(objectives), directions, sample)
+
+
+def run_sweep(design, space, plan, out_dir, liberty, *, sram_liberty=None, address=None, cpus_per_trial=1,
+              workers=None, verify_sim="verilator", verify_samples=None, verify_front=False, front_workload=None,
               progress=None):
-    """Run the sweep of ``space`` (a `bitforge.sweep.space.Space` of ``design``) into ``out_dir``; returns
-    the summary (also in ``trials.json``; see `bitforge.sweep.results`)."""
+    """Run the sweep ``plan`` (`plan_sweep`) of ``space`` (a `bitforge.sweep.space.Space` of ``design``) into
+    ``out_dir``; returns the summary (also in ``trials.json``; see `bitforge.sweep.results`)."""
     import ray
     say = progress or (lambda message: None)
     out = ensure_dir(out_dir).resolve()
     liberty = str(Path(liberty).resolve())
     sram_liberty = str(Path(sram_liberty).resolve()) if sram_liberty else None
-    directions = [OBJECTIVES[o][1] for o in objectives]
-    finder = make_search(search, space, trials=trials, seed=seed, directions=directions)
-    listed = getattr(finder, "points", None)
-    if listed is not None:  # every point checked before any work
-        for point in listed:
-            cfg = space.config(point)
-            if design.check_limits:
-                design.check_limits("sweep", cfg, None)
-        sample = _verify_sample(len(listed), verify, seed)
-    else:
-        sample = set(range(verify))
+    finder, objectives, directions, search = plan.finder, plan.objectives, plan.directions, plan.search
     total = finder.total
     workers = workers or max(1, (os.cpu_count() or 1) // cpus_per_trial)
     build_root = default_build_root().resolve()
@@ -156,8 +181,8 @@ def run_sweep(design, space, out_dir, liberty, *, search="grid", trials=None, ob
                 if point is None:
                     break
                 index, asked = asked, asked + 1
-                row = _start(design, space, point, index, out, liberty, sram_liberty, shared, sample, verify_sim,
-                             verify_samples, cpus_per_trial)
+                row = _start(design, space, point, index, out, liberty, sram_liberty, shared, plan.sample,
+                             verify_sim, verify_samples, cpus_per_trial)
                 key = row["key"]
                 indices.setdefault(key, index)
                 if row["status"] in ("ok", "failed") and "request" not in row:  # cached, or invalid
@@ -218,16 +243,14 @@ def run_sweep(design, space, out_dir, liberty, *, search="grid", trials=None, ob
             "ray": {"address": address or "local", "parallel_trials": parallel, "cpus": cpus,
                     "cpus_per_trial": cpus_per_trial},
             "library": liberty, "sram_liberty": sram_liberty, "seconds": round(time.monotonic() - started, 1),
-            "method": dict(__import__("bitforge.sweep.trial", fromlist=["METHOD"]).METHOD)}
+            "method": dict(METHOD)}
 
 
 def _start(design, space, point, index, out, liberty, sram_liberty, shared, sample, verify_sim, verify_samples,
            cpus):
     """The row of a trial about to run (with its ``request``), or its cached result, or its config error."""
     try:
-        cfg = space.config(point)
-        if design.check_limits:
-            design.check_limits("sweep", cfg, None)
+        cfg = check_point(design, space, point)
     except BadInput as e:
         return {"key": hashlib.sha256(point_key(point).encode()).hexdigest()[:16], "point": point,
                 "status": "failed", "error": str(e), "config": None}

@@ -61,8 +61,9 @@ def write_results(summary, out_dir, progress=None):
     for r in rows:
         if r["status"] == "ok":
             _trial_page(summary, r, out / "trials" / r["key"])
-    atomic_write_text(out / "index.md", to_markdown(_index(summary, figures, out)))
-    atomic_write_text(out / "index.html", to_html(_index(summary, figures, out)))
+    index = _index(summary, figures)
+    atomic_write_text(out / "index.md", to_markdown(index))
+    atomic_write_text(out / "index.html", to_html(index))
     if progress:
         progress(f"wrote {out / 'index.html'}, trials.json, trials.csv, pareto.json")
 
@@ -120,7 +121,7 @@ def _plots(summary):
 
 # -- pages --------------------------------------------------------------------------
 
-def _figures_table(r, objectives):
+def _figures_table(r):
     shown = [("accuracy", "accuracy"), ("area_um2", "area (um^2)"), ("logic_area_um2", "standard cells (um^2)"),
              ("memory_area_um2", "memories (um^2)"), ("fmax_mhz", "fmax (MHz)"),
              ("energy_per_step_pj", f"energy per {r.get('step', 'step')} (pJ)"),
@@ -132,7 +133,7 @@ def _figures_table(r, objectives):
 
 def _trial_page(summary, r, directory):
     blocks = [f"Trial {r['key']} of the {summary['design']} sweep: {_point_text(r['point'])}.",
-              _figures_table(r, summary["objectives"])]
+              _figures_table(r)]
     ver = r.get("verification")
     facts = [f"Library: {r.get('library')}; clock: {r.get('clock')}; critical path {r.get('critical_path_ns', 0):.3f} "
              f"ns, {r.get('critical_path')}",
@@ -169,7 +170,7 @@ def _objectives_text(summary):
     return ", ".join(f"{o} ({summary['directions'][o]})" for o in summary["objectives"])
 
 
-def _index(summary, figures, out):
+def _index(summary, figures):
     rows, objectives = summary["trials"], summary["objectives"]
     c = summary["counts"]
     params = list(summary["space"]["params"])

@@ -92,7 +92,8 @@ def _measure(request, work):
 
     t = time.monotonic()
     cycles = design.cycles_per_step(cfg)
-    write_generated(lambda: design.component(cfg), design.name, cfg, work / "rtl", {"cycles_per_step": cycles})
+    figures = design.figures(cfg)  # what `bitforge generate` records: the schedule's figures
+    write_generated(lambda: design.component(cfg), design.name, cfg, work / "rtl", figures)
     macros = macros_for(read_liberty(liberty), request.get("sram_liberty"))
     synth = synthesize(design.component(cfg), liberty, memories=memory_mode(macros))
     seconds["synthesis"] = time.monotonic() - t
@@ -114,6 +115,7 @@ def _measure(request, work):
     fmax = timing.fmax_mhz
     throughput = fmax * 1e6 / cycles
     out = {
+        **figures,
         "accuracy": trained["accuracy"], "accuracy_method": trained["accuracy_method"],
         "trained": trained.get("trained"),
         "area_um2": area, "logic_area_um2": logic, "memory_area_um2": memory, "cells": sum(len(synth.cells(m)) for _, m in synth.instances()),
@@ -125,12 +127,11 @@ def _measure(request, work):
         "library": synth.library.name, "clock": f"fmax {fmax:.1f} MHz (OpenSTA, no clock assumed; {memories_timing})",
         "verilog": str(work / "rtl" / f"{design.name}.v"),
     }
-    if design.name == "lstm":
-        out["weight_memory_bits"] = design.schedule(cfg)["weight_memory_bits"]
     if request.get("verify"):
         t = time.monotonic()
-        out["verification"] = design.verify(cfg, trained.get("trained"), work / "verify", request["verify_sim"],
-                                            request["verify_samples"], build_root=work / "build")
+        out["verification"] = design.verify(cfg, trained.get("trained"), request["budget"], work / "verify",
+                                            request["verify_sim"], request["verify_samples"],
+                                            build_root=work / "build")
         seconds["verification"] = time.monotonic() - t
         if not out["verification"]["passed"]:
             raise RuntimeError(f"the RTL disagrees with the golden model on {request['verify_sim']}: "

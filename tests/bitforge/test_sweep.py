@@ -110,6 +110,20 @@ def test_searches(tmp_path):
     assert len(opt.study.trials) == 13
 
 
+def test_plans_check_before_any_work(tmp_path):
+    """What the CLI builds before it claims --out: every search kind, the verified sample, invalid points."""
+    from bitforge.sweep.engine import plan_sweep
+    space = load_space(_space(tmp_path, "fixed: {layers: [64, 8, 10]}\nparams: {pes: [1, 2, 4], lr_shift: [3, 4]}"),
+                       TAXONN)
+    grid = plan_sweep(TAXONN, space, verify=2, seed=5)
+    assert grid.finder.total == 6 and len(grid.sample) == 2 and grid.sample <= set(range(6))
+    opt = plan_sweep(TAXONN, space, search="optuna", trials=4, objectives=["accuracy", "fmax"], verify=1)
+    assert opt.directions == ["max", "max"] and opt.sample == {0} and opt.finder.ask() is not None
+    bad = load_space(_space(tmp_path, "fixed: {layers: [64, 8, 10]}\nparams: {pes: [1, 0]}"), TAXONN)
+    with pytest.raises(BadInput, match=r"the point \{\"pes\": 0\} is not a valid TaxoNNConfig"):
+        plan_sweep(TAXONN, bad)
+
+
 def test_grid_size_is_bounded(tmp_path):
     space = load_space(_space(tmp_path, "params:\n  lr_shift: {low: 1, high: 20}\n  pes: {low: 1, high: 300}"),
                        TAXONN)
