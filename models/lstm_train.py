@@ -19,6 +19,14 @@ A run trains an `models.btlstm.LSTMNet` (Adam, cross-entropy) on one of the
 ``loss.png``, ``valid.png``
     Training loss and validation figure per epoch.
 
+Options after the authors' code (`LSTMTrainConfig`; all off by default):
+``bn_stats="per-step"`` (batch-norm statistics per time step, exported pooled:
+`models.btlstm`), ``lr_final`` (the learning rate decays geometrically per
+epoch from ``lr`` to ``lr_final``, `LSTMTrainConfig.lr_at`), ``clip_step``
+(each quantized weight's Adam step clipped to +-W0), ``ternary_threshold``
+(deterministic ternary threshold as a fraction of W0; theirs is 1/3). The
+reported test figure is always the best-validation epoch's, as theirs.
+
 Data order: epoch e shuffles with seed ``(seed, e)``; a character model reads
 the training text as ``batch`` contiguous streams in chunks of ``seq_len``
 steps, carrying the state across chunks (truncated back-propagation). The
@@ -33,6 +41,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -41,7 +50,7 @@ import torch.nn.functional as F
 from quant.errors import BadInput, first_line
 from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
 from ._config import ConfigMixin, check_int, check_choice
-from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, fold
+from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, BN_STATS, fold
 from .lstm import LSTMConfig, LSTMGolden
 from .lstm_tasks import TASKS, load_task
 
@@ -79,11 +88,21 @@ class LSTMTrainConfig(ConfigMixin):
     grad_clip: float = 1.0
     checkpoint_every: int = 200
     recurrent_bn: str = "running"
+    bn_stats: str = "shared"
+    lr_final: Optional[float] = None
+    clip_step: bool = False
+    ternary_threshold: float = 0.5
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("weights", self.weights, WEIGHTS)
         check_choice("recurrent_bn", self.recurrent_bn, RECURRENT_BN)
+        check_choice("bn_stats", self.bn_stats, BN_STATS)
+        if not isinstance(self.clip_step, bool):
+            raise TypeError(f"`clip_step` must be true or false, not {self.clip_step!r}")
+        t = self.ternary_threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
+            raise ValueError(f"`ternary_threshold` must be a fraction of W0 in (0, 1), not {t!r}")
         if not isinstance(self.stochastic, bool):
             raise TypeError(f"`stochastic` must be true or false, not {self.stochastic!r}")
         check_int("hidden", self.hidden, 1, 16384)
@@ -92,11 +111,20 @@ class LSTMTrainConfig(ConfigMixin):
         check_int("seed", self.seed, 0, 2**31 - 1)
         check_int("seq_len", self.seq_len, 1, 1 << 20)
         check_int("checkpoint_every", self.checkpoint_every, 1, 1 << 30)
-        for name in ("lr", "grad_clip"):
+        for name in ("lr", "grad_clip", "lr_final"):
             value = getattr(self, name)
+            if name == "lr_final" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
                     or not math.isfinite(value):
                 raise ValueError(f"`{name}` must be a positive number, not {value!r}")
+
+    def lr_at(self, epoch):
+        """The learning rate of epoch ``epoch`` (0-based): ``lr`` decayed geometrically to ``lr_final``
+        after the last epoch (the authors' schedule: ``lr * (lr_final / lr) ** (epoch / epochs)``)."""
+        if self.lr_final is None:
+            return self.lr
+        return self.lr * (self.lr_final / self.lr) ** (epoch / self.epochs)
 
 
 def _one_hot(codes, n):
@@ -204,6 +232,19 @@ def _torch_bytes(obj):
     return buf.getvalue()
 
 
+def _step(opt, lstm, clip_step):
+    """One optimizer step; with ``clip_step`` each quantized matrix's step is clipped to +-W0 per weight
+    (the authors' code does so in binary mode), so no weight moves by more than one quantization level."""
+    if not clip_step or lstm.mode == "fp":
+        opt.step()
+        return
+    before = [(p, p.detach().clone(), w0) for p, w0 in ((lstm.wx, lstm.w0x), (lstm.wh, lstm.w0h))]
+    opt.step()
+    with torch.no_grad():
+        for p, old, w0 in before:
+            p.copy_(old + (p - old).clamp(-w0, w0))
+
+
 def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_after=None):
     """Train (resuming from ``out_dir/checkpoint.pt``), evaluate, export; return the metrics.
 
@@ -217,7 +258,10 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
     out = ensure_dir(out_dir)
     lm = task.kind == "lm"
     net = LSTMNet(task.input_size, cfg.hidden, task.classes, cfg.weights, stochastic=cfg.stochastic,
-                  per_step=lm, recurrent_bn=cfg.recurrent_bn, seed=cfg.seed)
+                  per_step=lm, recurrent_bn=cfg.recurrent_bn, bn_stats=cfg.bn_stats,
+                  steps=cfg.seq_len if lm else task.x_train.shape[1], ternary_threshold=cfg.ternary_threshold,
+                  seed=cfg.seed)
+    net.lstm.pooled = True  # evaluation (validation, the best model, test) is the exported model's
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     figure, better = _figure(task)
     run_key = json.dumps(cfg.to_json(), sort_keys=True)
@@ -258,6 +302,8 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
         net.train()
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(epoch)
         order = np.random.default_rng([cfg.seed, epoch]).permutation(len(task.x_train)) if not lm else None
         while state["batch"] < n_batches:
             b = state["batch"]
@@ -277,7 +323,7 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
+            _step(opt, net.lstm, cfg.clip_step)
             net.lstm.clip_shadow_weights()
             if lm:
                 state["carry"] = (h.detach(), c.detach())
@@ -318,6 +364,10 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
                f"test_{figure}": evaluate_float(net, task, "test", seq_len=cfg.seq_len),
                "history": state["history"], "train_s": round(state["wall_s"], 1),
                "torch_threads": torch.get_num_threads()}
+    if cfg.bn_stats == "per-step":  # the authors' inference, each step with its own statistics
+        net.lstm.pooled = False
+        metrics[f"test_{figure}_per_step"] = evaluate_float(net, task, "test", seq_len=cfg.seq_len)
+        net.lstm.pooled = True
     hw = {}
     for split in ("valid", "test"):
         value, golden = evaluate_hardware(weights, task, split)

@@ -61,24 +61,27 @@ class FakeQuantize(torch.nn.Module):
 
 class _WeightQuantFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, w, mode, w0, stochastic, u):
-        quantizer = weights.binarize if mode == "binary" else weights.ternarize
-        codes = quantizer(w.detach(), w0, stochastic=stochastic, u=u)
+    def forward(ctx, w, mode, w0, stochastic, u, threshold):
+        if mode == "binary":
+            codes = weights.binarize(w.detach(), w0, stochastic=stochastic, u=u)
+        else:
+            codes = weights.ternarize(w.detach(), w0, stochastic=stochastic, u=u, threshold=threshold)
         return (codes.to(torch.float64) * w0).to(w.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, None, None, None, None
+        return grad, None, None, None, None, None
 
 
-def quantize_weights(w, mode, w0, *, stochastic=False, generator=None, u=None):
+def quantize_weights(w, mode, w0, *, stochastic=False, generator=None, u=None, threshold=0.5):
     """``w0 * code`` for binary or ternary ``mode`` with a straight-through gradient.
 
     Stochastic draws come from ``u`` if given, else ``torch.rand`` with
-    ``generator``.
+    ``generator``. ``threshold``: the deterministic ternary threshold, a
+    fraction of ``w0`` (`quant.weights.ternarize`).
     """
     if mode not in weights.WEIGHT_MODES:
         raise ValueError(f"`mode` must be one of {', '.join(weights.WEIGHT_MODES)}, not {mode!r}")
     if stochastic and u is None:
         u = torch.rand(w.shape, generator=generator, dtype=torch.float64, device=w.device)
-    return _WeightQuantFn.apply(w, mode, float(w0), stochastic, u)
+    return _WeightQuantFn.apply(w, mode, float(w0), stochastic, u, float(threshold))

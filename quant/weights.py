@@ -9,7 +9,8 @@ same draws; `quant.ste` draws them with a torch generator during training.
 * Stochastic binary: +1 with probability ``clip((w/W0 + 1)/2, 0, 1)``, else -1.
 * Deterministic binary: +1 where ``w >= 0``, else -1.
 * Stochastic ternary: ``sign(w)`` with probability ``clip(|w|/W0, 0, 1)``, else 0.
-* Deterministic ternary: ``sign(w)`` where ``|w| > W0/2``, else 0.
+* Deterministic ternary: ``sign(w)`` where ``|w| > threshold * W0``, else 0
+  (``threshold`` 1/2 by default; the authors' code thresholds at 1/3).
 """
 
 import math
@@ -53,20 +54,17 @@ def _prepare(w, w0, stochastic, u, rng):
 def binarize(w, w0, *, stochastic=False, u=None, rng=None):
     """Binary codes of ``w``: +1 / -1 (int64), see the module docstring."""
     w, u = _prepare(w, w0, stochastic, u, rng)
-    one = B.to_int64(w * 0) + 1
-    if stochastic:
-        p = ((w / w0 + 1.0) / 2.0).clip(0.0, 1.0)
-        return B.where(u < p, one, -one)
-    return B.where(w >= 0, one, -one)
+    up = (u < ((w / w0 + 1.0) / 2.0).clip(0.0, 1.0)) if stochastic else (w >= 0)
+    return B.to_int64(up) * 2 - 1
 
 
-def ternarize(w, w0, *, stochastic=False, u=None, rng=None):
+def ternarize(w, w0, *, stochastic=False, u=None, rng=None, threshold=0.5):
     """Ternary codes of ``w``: -1 / 0 / +1 (int64), see the module docstring."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise ValueError(f"`threshold` must be a fraction of w0 in (0, 1), not {threshold!r}")
     w, u = _prepare(w, w0, stochastic, u, rng)
-    one = B.to_int64(w * 0) + 1
-    sign = B.where(w > 0, one, B.where(w < 0, -one, one * 0))
     if stochastic:
         keep = u < (abs(w) / w0).clip(0.0, 1.0)
     else:
-        keep = abs(w) > (w0 / 2.0)
-    return B.where(keep, sign, sign * 0)
+        keep = abs(w) > (w0 * threshold)
+    return (B.to_int64(w > 0) - B.to_int64(w < 0)) * B.to_int64(keep)

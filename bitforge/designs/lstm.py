@@ -134,7 +134,7 @@ def _simulate(args):
 
 def _train_args(tl):
     from models.lstm_tasks import TASKS
-    from models.btlstm import WEIGHTS, RECURRENT_BN
+    from models.btlstm import WEIGHTS, RECURRENT_BN, BN_STATS
     tl.add_argument("--task", choices=TASKS, default="seq-digits")
     tl.add_argument("--weights", choices=WEIGHTS, default="ternary")
     tl.add_argument("--deterministic", action="store_true",
@@ -147,6 +147,15 @@ def _train_args(tl):
     tl.add_argument("--recurrent-bn", choices=RECURRENT_BN,
                     help="statistics of BN_h and BN_c in training: running (default) or per-step batch "
                          "(default for ptb-char); see docs/lstm.md")
+    tl.add_argument("--bn-stats", choices=BN_STATS, default="shared",
+                    help="batch-norm statistics shared by every step (default) or kept per step as the authors' "
+                         "code does (exported pooled); see docs/lstm.md")
+    tl.add_argument("--lr-final", type=float_type(0.0, "a learning rate"), metavar="LR",
+                    help="decay the learning rate geometrically per epoch to LR (default: constant)")
+    tl.add_argument("--clip-step", action="store_true",
+                    help="clip each quantized weight's Adam step to +-W0 (the authors' binary training)")
+    tl.add_argument("--ternary-threshold", type=float_type(0.0, "a fraction of W0"), default=0.5, metavar="T",
+                    help="deterministic ternary threshold as a fraction of W0 (default 0.5; the authors' 1/3)")
     tl.add_argument("--seq-len", type=COUNT, default=100, metavar="S",
                     help="characters per truncated-BPTT chunk (ptb-char; default 100)")
     tl.add_argument("--seed", type=SEED, default=0,
@@ -167,7 +176,9 @@ def _train(args):
             chosen[key] = getattr(args, key)
     try:
         cfg = LSTMTrainConfig(task=args.task, weights=args.weights, stochastic=not args.deterministic,
-                              seed=args.seed, seq_len=args.seq_len, checkpoint_every=args.checkpoint_every, **chosen)
+                              seed=args.seed, seq_len=args.seq_len, checkpoint_every=args.checkpoint_every,
+                              bn_stats=args.bn_stats, lr_final=args.lr_final, clip_step=args.clip_step,
+                              ternary_threshold=args.ternary_threshold, **chosen)
     except (TypeError, ValueError) as e:
         raise CLIError(name_options(str(e), LSTMTrainConfig)) from None
     task = load_task(cfg.task, args.data_dir)

@@ -151,3 +151,47 @@ def test_train_modes_refuses_a_different_run(tmp_path):
         train_modes(run, ["binary"], tmp_path / "w", given={"binary": tmp_path / "other"}, progress=False)
     runs = train_modes(run, ["binary"], tmp_path / "w", progress=False)
     assert runs["binary"][1]["config"] == run.to_json()
+
+
+def test_learning_rate_decays_geometrically_per_epoch(tmp_path):
+    cfg = _small(epochs=4, lr=0.01, lr_final=0.0001)
+    assert [round(cfg.lr_at(e), 12) for e in range(4)] == [0.01, round(0.01 * 0.01 ** 0.25, 12), 0.001,
+                                                         round(0.01 * 0.01 ** 0.75, 12)]
+    assert _small(lr=0.01).lr_at(3) == 0.01  # no lr_final: constant
+    train_lstm(_small(epochs=3, lr=0.008, lr_final=0.001), tmp_path, progress=False)
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ck["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.008 * (0.001 / 0.008) ** (2 / 3))
+    with pytest.raises(ValueError, match="`lr_final` must be a positive number, not -1"):
+        _small(lr_final=-1)
+
+
+@pytest.mark.parametrize("mode", ["binary", "ternary"])
+def test_clipped_step_moves_no_weight_by_more_than_w0(mode):
+    from models.btlstm import BTLSTM
+    from models.lstm_train import _step
+    moved = {}
+    for clip in (False, True):
+        lstm = BTLSTM(3, 4, mode, seed=0)
+        opt = torch.optim.Adam(lstm.parameters(), lr=1.0)  # Adam's first step is about lr for every weight
+        before = lstm.wx.detach().clone(), lstm.wh.detach().clone()
+        lstm.wx.grad, lstm.wh.grad = torch.ones_like(lstm.wx), -torch.ones_like(lstm.wh)
+        _step(opt, lstm, clip)
+        moved[clip] = ((lstm.wx.detach() - before[0]).abs(), (lstm.wh.detach() - before[1]).abs(), lstm)
+    dx, dh, lstm = moved[True]
+    assert torch.allclose(dx, torch.full_like(dx, lstm.w0x)) and torch.allclose(dh, torch.full_like(dh, lstm.w0h))
+    assert moved[False][0].min() > 0.9  # unclipped, the step is lr
+
+
+def test_per_step_statistics_run_reports_both_inferences(tmp_path):
+    cfg = _small(bn_stats="per-step", recurrent_bn="batch", ternary_threshold=1 / 3, clip_step=True,
+                 lr_final=0.002)
+    metrics = train_lstm(cfg, tmp_path, progress=False)
+    assert 0.1 < metrics["test_accuracy"] <= 1 and 0.1 < metrics["test_accuracy_per_step"] <= 1
+    # the figure of record is the exported (pooled) model's, which the hardware arithmetic tracks
+    assert abs(metrics["hardware"]["test_accuracy"] - metrics["test_accuracy"]) < 0.03
+    weights = LSTMWeights.load(tmp_path / "lstm.npz")
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ck["model"]["lstm.bn_c.running_mean"].shape == (8, 12)  # one row per step of seq-digits
+    shadow = ck["state"]["best"]["lstm.wx"].double().numpy()
+    from quant.weights import ternarize, w0_scale
+    assert np.array_equal(weights.wx, ternarize(shadow, w0_scale(8, 12), threshold=1 / 3))
