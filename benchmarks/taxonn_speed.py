@@ -23,7 +23,7 @@ from pathlib import Path
 
 from models.datasets import load_digits, sample_order
 from models.taxonn import TaxoNNConfig, TaxoNNGolden
-from sim.runner import require_simulator, _verilator_make_overrides
+from sim.runner import require_simulator, verilator_env
 from sim.taxonn_host import training_job
 from sim.taxonn_run import simulate_taxonn
 from sim.taxonn_stream import stream_capacity, stream_verilog, write_stream_files
@@ -90,12 +90,12 @@ def _native(cfg, job, workdir):
         "cycles": job["expected_cycles"], "steps": len(job["labels"]), "words": len(job["inputs"][0]),
     }
     (Path(workdir) / "main.cpp").write_text(src)
-    env = dict(os.environ)
-    overrides = _verilator_make_overrides()
-    if overrides:
-        env["MAKEFLAGS"] = " ".join(overrides)
+    exe, overlay = verilator_env()
+    env = {**os.environ, **overlay}
+    if "PATH" in overlay:
+        env["PATH"] = overlay["PATH"] + os.pathsep + os.environ.get("PATH", "")
     t0 = time.monotonic()
-    build = subprocess.run(["verilator", "--cc", "--exe", "--build", "-O3", "-CFLAGS", "-O3", "-Wno-fatal",
+    build = subprocess.run([exe, "--cc", "--exe", "--build", "-O3", "-CFLAGS", "-O3", "-Wno-fatal",
                     "-Wno-lint", "-Wno-style", "--top-module", "top", "-Mdir", "obj", str(verilog),
                     "main.cpp"], cwd=workdir, env=env, capture_output=True, text=True)
     if build.returncode:

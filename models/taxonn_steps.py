@@ -37,29 +37,39 @@ FLOAT_MIN_WEIGHTS = 4096
 
 
 def _clip(v, lo, hi):
-    """``np.clip`` without its per-call checks (which cost more than the clip on these small arrays)."""
-    return np.minimum(np.maximum(v, lo), hi)
+    """``np.clip`` in place, without its per-call checks (which cost more than the clip on these arrays)."""
+    np.maximum(v, lo, out=v)
+    return np.minimum(v, hi, out=v)
 
 
 def _requantizer(shift, fmt):
-    """``v -> requantize(v, frac, fmt)`` with ``shift = frac - fmt.frac``: nearest, ties up, saturate."""
+    """``v -> requantize(v, frac, fmt)`` with ``shift = frac - fmt.frac``: nearest, ties up, saturate.
+
+    Nearest is ``(v + 2**(shift-1)) >> shift``, the same as quant's ``(v >> shift) + bit shift-1 of v``;
+    it cannot overflow, every value here being below 2**62 (`TaxoNNConfig` bounds the accumulators).
+    """
     lo, hi = fmt.min_code, fmt.max_code
     if shift > 0:
-        s, t = shift, shift - 1
+        s, half = shift, 1 << (shift - 1)
 
         def rq(v):
-            return _clip((v >> s) + ((v >> t) & 1), lo, hi)
+            v = v + half
+            v >>= s
+            return _clip(v, lo, hi)
         return rq
     n = min(-shift, fmt.total + 1)
     bound = 1 << (max(fmt.total - n, 0) + 1)  # beyond it, moved up saturates either way (quant.fixed._move_up)
 
     def rq(v):
-        return _clip(_clip(v, -bound, bound) << n, lo, hi)
+        v = np.minimum(np.maximum(v, -bound), bound)
+        v <<= n
+        return _clip(v, lo, hi)
     return rq
 
 
 def _rounder(shift, rounding):
-    """``(v, rand) -> shift_round(v, shift, rounding, rand)`` for the learning-rate shifter."""
+    """``(v, rand) -> shift_round(v, shift, rounding, rand)`` for the learning-rate shifter, with ``rand``
+    already masked to the bits it reads (`_rand_mask`). May reuse ``v``'s memory."""
     if shift <= 0:
         n = -shift
         low, high = -((1 << 63) >> n), ((1 << 63) - 1) >> n
@@ -70,11 +80,29 @@ def _rounder(shift, rounding):
             return v << min(n, 63)
         return up
     if rounding == "nearest":
-        s, t = shift, shift - 1
-        return lambda v, rand: (v >> s) + ((v >> t) & 1)
+        s, half = shift, 1 << (shift - 1)
+
+        def nearest(v, rand):
+            v = v + half
+            v >>= s
+            return v
+        return nearest
     look = min(shift, RAND_BITS)
     s, start, mask = shift, shift - look, (1 << look) - 1
-    return lambda v, rand: (v >> s) + ((((v >> start) & mask) + (rand & mask)) >> look)
+
+    def stochastic(v, rand):
+        top = (v >> start) & mask if start else v & mask  # the dropped bits the draw is added to
+        top += rand
+        top >>= look
+        v = v >> s
+        v += top
+        return v
+    return stochastic
+
+
+def _rand_mask(shift):
+    """The bits of a draw the learning-rate shifter reads."""
+    return (1 << min(shift, RAND_BITS)) - 1 if shift > 0 else 0
 
 
 def _float_layers(cfg):
@@ -112,6 +140,7 @@ def train_steps(golden, x, labels, *, block=256):
     rq_g = _requantizer(ef + af - gf, cfg.g_fmt)        # d a: ef + af
     rq_gb = _requantizer(ef - gf, cfg.g_fmt)            # d: ef
     lr = _rounder(gf + cfg.lr_shift - wf, cfg.rounding)
+    rand_mask = _rand_mask(gf + cfg.lr_shift - wf)
     wlo, whi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
     sig = cfg.sigmoid
     codes = np.arange(cfg.a_fmt.min_code, cfg.a_fmt.max_code + 1, dtype=np.int64)
@@ -133,7 +162,8 @@ def train_steps(golden, x, labels, *, block=256):
             for l, count in zip(reversed(range(L)), per_step):
                 n_in, n_out = cfg.layers[l], cfg.layers[l + 1]
                 d = rows[:, offset:offset + count].reshape(stop - start, n_out, count // n_out, P + 1)
-                draws[l] = (d[:, :, :, :P].reshape(stop - start, n_out, -1)[:, :, :n_in], d[:, :, 0, P])
+                draws[l] = (d[:, :, :, :P].reshape(stop - start, n_out, -1)[:, :, :n_in] & rand_mask,
+                            d[:, :, 0, P] & rand_mask)
                 offset += count
         for i in range(start, stop):
             a = a0_all[i]
@@ -167,8 +197,7 @@ def train_steps(golden, x, labels, *, block=256):
                         d_next = rq_d(e * rq_p(act * (one - act)))
                 rand_w = draws[l][0][i - start] if stochastic else None
                 rand_b = draws[l][1][i - start] if stochastic else None
-                g = rq_g(np.multiply.outer(d, a_in[l]))
-                w_new = _clip(w - lr(g, rand_w), wlo, whi)
+                w_new = _clip(w - lr(rq_g(np.multiply.outer(d, a_in[l])), rand_w), wlo, whi)
                 b_new = _clip(b - lr(rq_gb(d), rand_b), wlo, whi)
                 params[l] = (w_new, b_new)
                 d = d_next

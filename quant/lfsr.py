@@ -97,7 +97,9 @@ _TABLES = []
 
 
 def _power_tables(j):
-    """Byte lookup tables of the map of ``2**j`` draws (cached)."""
+    """Lookup tables of the map of ``2**j`` draws (cached): two uint32 tables of 65536 entries, the images
+    of every low and every high half of a state (the map is linear over GF(2), so a state's image is the
+    XOR of its halves' images)."""
     if not _TABLES:
         _TABLES.append((_columns_of_draw(), None))
     while len(_TABLES) <= j:
@@ -105,16 +107,16 @@ def _power_tables(j):
         _TABLES.append(([_apply_cols(cols, c) for c in cols], None))
     cols, tables = _TABLES[j]
     if tables is None:
-        tables = _byte_tables(cols)
+        b = _byte_tables(cols).astype(np.uint32)
+        v = np.arange(1 << 16)
+        tables = (b[0][v & 255] ^ b[1][v >> 8], b[2][v & 255] ^ b[3][v >> 8])
         _TABLES[j] = (cols, tables)
     return tables
 
 
 def _apply(tables, states):
-    s = states.astype(np.uint64)
-    m = np.uint64(255)
-    return (tables[0][s & m] ^ tables[1][(s >> np.uint64(8)) & m]
-            ^ tables[2][(s >> np.uint64(16)) & m] ^ tables[3][(s >> np.uint64(24)) & m])
+    """The map of ``tables`` applied to uint32 ``states``."""
+    return tables[0][states & np.uint32(0xFFFF)] ^ tables[1][states >> np.uint32(16)]
 
 
 class LFSRBank:
@@ -151,16 +153,16 @@ class LFSRBank:
         """
         if count <= 0:
             return np.empty((0, self.lanes), dtype=np.int64)
-        seq = np.empty((count, self.lanes), dtype=np.uint64)
-        seq[0] = _apply(_power_tables(0), self.state)
+        seq = np.empty((count, self.lanes), dtype=np.uint32)  # the states are 32 bits
+        seq[0] = _apply(_power_tables(0), self.state.astype(np.uint32))
         filled, j = 1, 0
         while filled < count:
             m = min(filled, count - filled)
             seq[filled:filled + m] = _apply(_power_tables(j), seq[:m])
             filled += m
             j += 1
-        self.state = seq[-1].copy()
-        return (seq & np.uint64((1 << RAND_BITS) - 1)).astype(np.int64)
+        self.state = seq[-1].astype(np.uint64)
+        return (seq & np.uint32((1 << RAND_BITS) - 1)).astype(np.int64)
 
     def take(self, shape):
         """Random draws for an array of ``shape``, with the lane assignment above.
