@@ -20,6 +20,8 @@ Specification (shared by NumPy, torch and the RTL):
   values per cycle in hardware.
 """
 
+import sys
+
 import numpy as np
 
 from .rounding import RAND_BITS
@@ -94,6 +96,7 @@ def _byte_tables(cols):
 
 
 _TABLES = []
+_LOW = 0 if sys.byteorder == "little" else 1  # which uint16 of a uint32 holds its low half
 
 
 def _power_tables(j):
@@ -114,9 +117,12 @@ def _power_tables(j):
     return tables
 
 
-def _apply(tables, states):
-    """The map of ``tables`` applied to uint32 ``states``."""
-    return tables[0][states & np.uint32(0xFFFF)] ^ tables[1][states >> np.uint32(16)]
+def _apply(tables, states, out=None):
+    """The map of ``tables`` applied to uint32 ``states`` (2-D), into ``out`` if given: two gathers through
+    the 16-bit halves of the states, read as a uint16 view (no shifting or masking)."""
+    halves = np.ascontiguousarray(states).view(np.uint16)
+    out = np.take(tables[0], halves[:, _LOW::2], out=out)
+    return np.bitwise_xor(out, np.take(tables[1], halves[:, 1 - _LOW::2]), out=out)
 
 
 class LFSRBank:
@@ -154,11 +160,11 @@ class LFSRBank:
         if count <= 0:
             return np.empty((0, self.lanes), dtype=np.int64)
         seq = np.empty((count, self.lanes), dtype=np.uint32)  # the states are 32 bits
-        seq[0] = _apply(_power_tables(0), self.state.astype(np.uint32))
+        _apply(_power_tables(0), self.state.astype(np.uint32)[None], out=seq[:1])
         filled, j = 1, 0
         while filled < count:
             m = min(filled, count - filled)
-            seq[filled:filled + m] = _apply(_power_tables(j), seq[:m])
+            _apply(_power_tables(j), seq[:m], out=seq[filled:filled + m])
             filled += m
             j += 1
         self.state = seq[-1].astype(np.uint64)
