@@ -34,6 +34,8 @@ __all__ = ["train_steps", "EXACT_FLOAT_BITS", "FLOAT_MIN_WEIGHTS"]
 EXACT_FLOAT_BITS = 53
 #: layers with at least this many weights take their dot products to float64 BLAS (when exact)
 FLOAT_MIN_WEIGHTS = 4096
+#: activation formats up to this width get their sigmoid as a table of every code
+SIGMOID_TABLE_BITS = 16
 
 
 def _clip(v, lo, hi):
@@ -105,6 +107,16 @@ def _rand_mask(shift):
     return (1 << min(shift, RAND_BITS)) - 1 if shift > 0 else 0
 
 
+def _sigmoid(cfg):
+    """The configuration's PWL sigmoid on activation codes: a table of its value at every code for formats of
+    up to `SIGMOID_TABLE_BITS` bits, else the PWL itself."""
+    sig, fmt = cfg.sigmoid, cfg.a_fmt
+    if fmt.total > SIGMOID_TABLE_BITS:
+        return sig
+    table, lo = sig(np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64)), fmt.min_code
+    return lambda z: table[z - lo]
+
+
 def _float_layers(cfg):
     """Per layer: run its dot products on float64 BLAS? Only where exact (every partial sum below 2**53,
     bounded by the exact accumulator width) and large enough that BLAS beats int64 with the conversion
@@ -142,10 +154,8 @@ def train_steps(golden, x, labels, *, block=256):
     lr = _rounder(gf + cfg.lr_shift - wf, cfg.rounding)
     rand_mask = _rand_mask(gf + cfg.lr_shift - wf)
     wlo, whi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
-    sig = cfg.sigmoid
-    codes = np.arange(cfg.a_fmt.min_code, cfg.a_fmt.max_code + 1, dtype=np.int64)
-    sig_table, sig_lo = sig(codes), cfg.a_fmt.min_code
     kinds = [cfg.hidden_activation] * (L - 1) + [cfg.output]
+    sigmoid = _sigmoid(cfg) if "sigmoid" in kinds else None
     one = 1 << af
     stochastic = cfg.rounding == "stochastic"
     per_step = [cfg.layers[l + 1] * -(-cfg.layers[l] // P) for l in reversed(range(L))]  # draw rows, l = L-1..0
@@ -177,7 +187,7 @@ def train_steps(golden, x, labels, *, block=256):
                     acc = w @ a
                 z = rq_z(acc + (b << af))
                 kind = kinds[l]
-                a = np.maximum(z, 0) if kind == "relu" else sig_table[z - sig_lo] if kind == "sigmoid" else z
+                a = np.maximum(z, 0) if kind == "relu" else sigmoid(z) if kind == "sigmoid" else z
                 zs.append(z)
                 a_in.append(a)
             out = a

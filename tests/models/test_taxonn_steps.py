@@ -64,7 +64,7 @@ def test_float64_dot_products_are_exact_where_used(monkeypatch):
         _check_same(cfg, n=30, block=8)
     wide = TaxoNNConfig(layers=(40, 6, 3), w_fmt="28.20", a_fmt="28.16", e_fmt="24.20", g_fmt="24.22")
     assert wide.min_acc_bits >= taxonn_steps.EXACT_FLOAT_BITS and not any(taxonn_steps._float_layers(wide))
-    _check_same(wide, n=20, block=5)
+    _check_same(wide, n=20, block=5)  # and its 28-bit sigmoid is the PWL itself, not a table of 2**28 codes
 
 
 def test_the_default_network_uses_blas_only_where_it_pays():
