@@ -48,7 +48,7 @@ def like(values, x):
     """An int64 array/tensor holding ``values``, on the backend of ``x``."""
     if is_torch(x):
         import torch
-        return torch.as_tensor(np.asarray(values, dtype=np.int64), device=x.device)
+        return torch.as_tensor(np.array(values, dtype=np.int64), device=x.device)  # a copy: values may be read-only
     return np.asarray(values, dtype=np.int64)
 
 

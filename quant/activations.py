@@ -24,6 +24,7 @@ the exact functions over every input code is below 0.0035 for sigmoid and
 """
 
 from dataclasses import dataclass
+import functools
 import math
 
 import numpy as np
@@ -118,13 +119,9 @@ class PWLActivation:
         return ((self.hi - self.lo) >> self.seg_shift) + 1
 
     def table(self):
-        """``(y0, d)``: int64 arrays of length `n_knots`, the ROM contents."""
-        knots = self.lo + (np.arange(self.n_knots + 1, dtype=np.int64) << self.seg_shift)
-        exact = ACTIVATION_FUNCTIONS[self.fn](knots * self.in_fmt.resolution)
-        scaled = exact * 2.0 ** self.out_fmt.frac
-        y = np.floor(scaled) + (scaled - np.floor(scaled) >= 0.5)
-        y = np.clip(y, self.out_fmt.min_code, self.out_fmt.max_code).astype(np.int64)
-        return y[:-1], y[1:] - y[:-1]
+        """``(y0, d)``: int64 arrays of length `n_knots`, the ROM contents (computed once per distinct
+        activation and shared: read-only)."""
+        return _table(self.fn, self.in_fmt, self.out_fmt, self.lo, self.n_knots, self.seg_shift)
 
     @property
     def delta_bits(self):
@@ -167,6 +164,19 @@ class PWLActivation:
     def to_json(self):
         return {"fn": self.fn, "in_fmt": str(self.in_fmt), "out_fmt": str(self.out_fmt),
                 "segments": self.segments, "x_range": self.x_range}
+
+
+@functools.lru_cache(maxsize=256)
+def _table(fn, in_fmt, out_fmt, lo, n_knots, seg_shift):
+    knots = lo + (np.arange(n_knots + 1, dtype=np.int64) << seg_shift)
+    exact = ACTIVATION_FUNCTIONS[fn](knots * in_fmt.resolution)
+    scaled = exact * 2.0 ** out_fmt.frac
+    y = np.floor(scaled) + (scaled - np.floor(scaled) >= 0.5)
+    y = np.clip(y, out_fmt.min_code, out_fmt.max_code).astype(np.int64)
+    y0, d = y[:-1], y[1:] - y[:-1]
+    y0.flags.writeable = False
+    d.flags.writeable = False
+    return y0, d
 
 
 def sigmoid(in_fmt, out_fmt, **kwargs):
