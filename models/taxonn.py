@@ -58,10 +58,11 @@ import numpy as np
 
 from quant import (FixedFormat, LFSRBank, PWLActivation, quantize, requantize, shift_round,
                    dequantize)
+from quant.rounding import RAND_BITS
 from ._config import ConfigMixin, check_choice, check_int
 
 __all__ = ["TaxoNNConfig", "TaxoNNGolden", "baseline_config", "StepResult", "schedule", "update_draws",
-           "init_params", "FW_DRAIN", "ERR_DRAIN", "BWU_DRAIN", "DERIV_DRAIN"]
+           "block_draws", "init_params", "FW_DRAIN", "ERR_DRAIN", "BWU_DRAIN", "DERIV_DRAIN"]
 
 #: Pipeline drain cycles per phase (the RTL's pipeline depths).
 FW_DRAIN = 3
@@ -223,6 +224,24 @@ def update_draws(cfg, bank):
         rand_w = d[:, :, :p].reshape(n_out, chunks * p)[:, :n_in]
         draws[l] = (rand_w, d[:, 0, p])
     return draws
+
+
+def block_draws(cfg, bank, steps):
+    """The update draws of ``steps`` successive steps at once: what ``steps`` calls of `update_draws` return,
+    as ``({l: (rand_W (steps, n_out, n_in), rand_b (steps, n_out))}, ends)``, with ``ends[i]`` the bank's
+    state after step i's draws (uint64, ``(steps, lanes)``). Advances ``bank`` past all of them."""
+    p = cfg.pes
+    counts = [(l, cfg.layers[l + 1] * _ceil_div(cfg.layers[l], p)) for l in reversed(range(cfg.n_layers))]
+    per_step = sum(c for _, c in counts)
+    states = bank.states(steps * per_step).reshape(steps, per_step, p + 1)
+    rows = (states & np.uint32((1 << RAND_BITS) - 1)).astype(np.int64)
+    draws, offset = {}, 0
+    for l, count in counts:
+        n_in, n_out = cfg.layers[l], cfg.layers[l + 1]
+        d = rows[:, offset:offset + count].reshape(steps, n_out, count // n_out, p + 1)
+        draws[l] = (d[:, :, :, :p].reshape(steps, n_out, -1)[:, :, :n_in], d[:, :, 0, p])
+        offset += count
+    return draws, states[:, -1].astype(np.uint64)
 
 
 def schedule(cfg, inference=False):

@@ -26,9 +26,9 @@ import numpy as np
 
 from quant.fixed import quantize
 from quant.rounding import RAND_BITS
-from .taxonn import TaxoNNGolden
+from .taxonn import TaxoNNGolden, block_draws
 
-__all__ = ["train_steps", "EXACT_FLOAT_BITS", "FLOAT_MIN_WEIGHTS"]
+__all__ = ["train_steps", "Arithmetic", "EXACT_FLOAT_BITS", "FLOAT_MIN_WEIGHTS"]
 
 #: an integer product or sum is exact in float64 while its magnitude stays below 2**53
 EXACT_FLOAT_BITS = 53
@@ -39,9 +39,12 @@ SIGMOID_TABLE_BITS = 16
 
 
 def _clip(v, lo, hi):
-    """``np.clip`` in place, without its per-call checks (which cost more than the clip on these arrays)."""
-    np.maximum(v, lo, out=v)
-    return np.minimum(v, hi, out=v)
+    """Clip in place, NumPy array or torch tensor (``np.clip``'s per-call checks cost more than the clip on
+    these small arrays)."""
+    if isinstance(v, np.ndarray):
+        np.maximum(v, lo, out=v)
+        return np.minimum(v, hi, out=v)
+    return v.clamp_(lo, hi)
 
 
 def _requantizer(shift, fmt):
@@ -63,7 +66,7 @@ def _requantizer(shift, fmt):
     bound = 1 << (max(fmt.total - n, 0) + 1)  # beyond it, moved up saturates either way (quant.fixed._move_up)
 
     def rq(v):
-        v = np.minimum(np.maximum(v, -bound), bound)
+        v = _clip(v * 1, -bound, bound)
         v <<= n
         return _clip(v, lo, hi)
     return rq
@@ -77,8 +80,9 @@ def _rounder(shift, rounding):
         low, high = -((1 << 63) >> n), ((1 << 63) - 1) >> n
 
         def up(v, rand):
-            if v.size and (v.min() < low or v.max() > high):
-                raise ValueError(f"a gradient does not fit int64 shifted left by {n} bits")
+            if v.numel() if hasattr(v, "numel") else v.size:
+                if v.min() < low or v.max() > high:
+                    raise ValueError(f"a gradient does not fit int64 shifted left by {n} bits")
             return v << min(n, 63)
         return up
     if rounding == "nearest":
@@ -117,6 +121,30 @@ def _sigmoid(cfg):
     return lambda z: table[z - lo]
 
 
+class Arithmetic:
+    """Every requantization and the learning-rate shifter of one configuration, as functions of int64 codes
+    (NumPy arrays or torch tensors) with their constants worked out once: what `train_steps` and the torch
+    engine (`models.taxonn_torch`) compute with. Attribute names follow the golden model's step."""
+
+    def __init__(self, cfg):
+        wf, af, ef, gf = cfg.w_fmt.frac, cfg.a_fmt.frac, cfg.e_fmt.frac, cfg.g_fmt.frac
+        self.cfg = cfg
+        self.z = _requantizer(wf, cfg.a_fmt)               # W a + b: wf + af fractional bits
+        self.err = _requantizer(af - ef, cfg.e_fmt)        # output error a_L - y: af
+        self.e = _requantizer(wf, cfg.e_fmt)               # W^T d: wf + ef
+        self.p = _requantizer(af, cfg.a_fmt)               # a (1 - a): 2 af
+        self.d = _requantizer(af, cfg.e_fmt)               # e p: ef + af
+        self.g = _requantizer(ef + af - gf, cfg.g_fmt)     # d a: ef + af
+        self.gb = _requantizer(ef - gf, cfg.g_fmt)         # d: ef
+        self.lr = _rounder(gf + cfg.lr_shift - wf, cfg.rounding)
+        self.rand_mask = _rand_mask(gf + cfg.lr_shift - wf)
+        self.w_lo, self.w_hi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
+
+    def update(self, w, g, rand):
+        """``W - shift_round(g)`` saturated to the weight format."""
+        return _clip(w - self.lr(g, rand), self.w_lo, self.w_hi)
+
+
 def _float_layers(cfg):
     """Per layer: run its dot products on float64 BLAS? Only where exact (every partial sum below 2**53,
     bounded by the exact accumulator width) and large enough that BLAS beats int64 with the conversion
@@ -141,24 +169,16 @@ def train_steps(golden, x, labels, *, block=256):
         raise ValueError(f"expected inputs (N, {cfg.layers[0]}) and N labels, not {x.shape} and {labels.shape}")
     if len(labels) and (labels.min() < 0 or labels.max() >= cfg.layers[-1]):
         raise ValueError(f"labels must be in [0, {cfg.layers[-1]}), not {int(labels.min())}..{int(labels.max())}")
-    wf, af, ef, gf = cfg.w_fmt.frac, cfg.a_fmt.frac, cfg.e_fmt.frac, cfg.g_fmt.frac
-    L, P = cfg.n_layers, cfg.pes
+    af = cfg.a_fmt.frac
+    L = cfg.n_layers
     use_float = _float_layers(cfg)
-    rq_z = _requantizer(wf, cfg.a_fmt)                  # W a + b: wf + af fractional bits
-    rq_err = _requantizer(af - ef, cfg.e_fmt)           # output error
-    rq_e = _requantizer(wf, cfg.e_fmt)                  # W^T d: wf + ef
-    rq_p = _requantizer(af, cfg.a_fmt)                  # a (1 - a): 2 af
-    rq_d = _requantizer(af, cfg.e_fmt)                  # e p: ef + af
-    rq_g = _requantizer(ef + af - gf, cfg.g_fmt)        # d a: ef + af
-    rq_gb = _requantizer(ef - gf, cfg.g_fmt)            # d: ef
-    lr = _rounder(gf + cfg.lr_shift - wf, cfg.rounding)
-    rand_mask = _rand_mask(gf + cfg.lr_shift - wf)
-    wlo, whi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
+    ar = Arithmetic(cfg)
+    rq_z, rq_err, rq_e, rq_p, rq_d, rq_g, rq_gb = ar.z, ar.err, ar.e, ar.p, ar.d, ar.g, ar.gb
+    update, rand_mask = ar.update, ar.rand_mask
     kinds = [cfg.hidden_activation] * (L - 1) + [cfg.output]
     sigmoid = _sigmoid(cfg) if "sigmoid" in kinds else None
     one = 1 << af
     stochastic = cfg.rounding == "stochastic"
-    per_step = [cfg.layers[l + 1] * -(-cfg.layers[l] // P) for l in reversed(range(L))]  # draw rows, l = L-1..0
 
     params = [(w.copy(), b.copy()) for w, b in golden.params]
     a0_all = quantize(x, cfg.a_fmt)
@@ -167,14 +187,8 @@ def train_steps(golden, x, labels, *, block=256):
         stop = min(start + block, len(x))
         draws = None
         if stochastic:
-            rows = golden.bank.draws((stop - start) * sum(per_step)).reshape(stop - start, sum(per_step), P + 1)
-            draws, offset = {}, 0
-            for l, count in zip(reversed(range(L)), per_step):
-                n_in, n_out = cfg.layers[l], cfg.layers[l + 1]
-                d = rows[:, offset:offset + count].reshape(stop - start, n_out, count // n_out, P + 1)
-                draws[l] = (d[:, :, :, :P].reshape(stop - start, n_out, -1)[:, :, :n_in] & rand_mask,
-                            d[:, :, 0, P] & rand_mask)
-                offset += count
+            draws, _ = block_draws(cfg, golden.bank, stop - start)
+            draws = {l: (w & rand_mask, b & rand_mask) for l, (w, b) in draws.items()}
         for i in range(start, stop):
             a = a0_all[i]
             a_in, zs, wfs = [a], [], []
@@ -207,8 +221,8 @@ def train_steps(golden, x, labels, *, block=256):
                         d_next = rq_d(e * rq_p(act * (one - act)))
                 rand_w = draws[l][0][i - start] if stochastic else None
                 rand_b = draws[l][1][i - start] if stochastic else None
-                w_new = _clip(w - lr(rq_g(np.multiply.outer(d, a_in[l])), rand_w), wlo, whi)
-                b_new = _clip(b - lr(rq_gb(d), rand_b), wlo, whi)
+                w_new = update(w, rq_g(np.multiply.outer(d, a_in[l])), rand_w)
+                b_new = update(b, rq_gb(d), rand_b)
                 params[l] = (w_new, b_new)
                 d = d_next
     golden.params = params

@@ -3,10 +3,14 @@ and the float reference trainer.
 
 `TaxoNNTorch` runs autograd over float64 tensors whose values sit exactly on
 the fixed-point grids; custom autograd functions apply the TaxoNN arithmetic
-in both directions through the same quant/ functions the golden model uses
-(on torch tensors): the forward requantization and activation, the quantized
-output error, the quantized back-propagated error and derivative, and an
-optimizer whose update is the gradient bus plus the learning-rate shifter.
+in both directions (`models.taxonn_steps.Arithmetic`, the golden model's
+requantizations and learning-rate shifter with their constants worked out
+once, on torch tensors): the forward requantization and activation, the
+quantized output error, the quantized back-propagated error and derivative,
+and an optimizer whose update is the gradient bus plus the learning-rate
+shifter. Stochastic-rounding draws come a block of steps at a time
+(`models.taxonn.block_draws`), the bank's state kept where drawing step by
+step would leave it.
 float64 holds every intermediate exactly while accumulators are at most 53
 bits wide, which the constructor checks; under that condition its weights
 equal the golden model's bit for bit (tests/models/test_taxonn.py).
@@ -18,12 +22,15 @@ dequantized codes), same sample order, plain SGD with eta = 2^-k, exact sigmoid.
 import numpy as np
 import torch
 
-from quant import LFSRBank, requantize, shift_round, quantize
-from .taxonn import TaxoNNConfig, init_params, update_draws
+from quant import LFSRBank, quantize
+from .taxonn import TaxoNNConfig, init_params, block_draws
+from .taxonn_steps import Arithmetic
 
 __all__ = ["TaxoNNTorch", "FloatMLP"]
 
 _FLOAT_EXACT_BITS = 53
+#: training steps whose stochastic-rounding draws are drawn at once
+BLOCK = 256
 
 
 def _codes(values, frac):
@@ -37,38 +44,39 @@ def _values(codes, frac):
 
 class _QuantLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, a, w, b, cfg):
+    def forward(ctx, a, w, b, ar):
+        cfg = ar.cfg
         wf, af = cfg.w_fmt.frac, cfg.a_fmt.frac
         acc = a @ w.T + b
-        z = _values(requantize(_codes(acc, wf + af), wf + af, cfg.a_fmt), af)
+        z = _values(ar.z(_codes(acc, wf + af)), af)
         ctx.save_for_backward(a, w)
-        ctx.cfg = cfg
+        ctx.ar = ar
         return z
 
     @staticmethod
     def backward(ctx, d):
         a, w = ctx.saved_tensors
-        cfg = ctx.cfg
+        cfg = ctx.ar.cfg
         wf, ef = cfg.w_fmt.frac, cfg.e_fmt.frac
         grad_a = None
         if ctx.needs_input_grad[0]:
             e = d @ w
-            grad_a = _values(requantize(_codes(e, wf + ef), wf + ef, cfg.e_fmt), ef)
+            grad_a = _values(ctx.ar.e(_codes(e, wf + ef)), ef)
         return grad_a, d.T @ a, d.sum(0), None
 
 
 class _Activation(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, z, kind, is_output, cfg):
-        af = cfg.a_fmt.frac
+    def forward(ctx, z, kind, is_output, ar):
+        af = ar.cfg.a_fmt.frac
         if kind == "relu":
             a = z.clamp(min=0)
         elif kind == "sigmoid":
-            a = _values(cfg.sigmoid(_codes(z, af)), af)
+            a = _values(ar.cfg.sigmoid(_codes(z, af)), af)
         else:
             a = z
         ctx.save_for_backward(z, a)
-        ctx.kind, ctx.is_output, ctx.cfg = kind, is_output, cfg
+        ctx.kind, ctx.is_output, ctx.ar = kind, is_output, ar
         return a
 
     @staticmethod
@@ -76,13 +84,12 @@ class _Activation(torch.autograd.Function):
         z, a = ctx.saved_tensors
         if ctx.is_output:  # the output error is already d_L, the gradient at z_L
             return e, None, None, None
-        cfg = ctx.cfg
-        af, ef = cfg.a_fmt.frac, cfg.e_fmt.frac
+        ar = ctx.ar
+        af, ef = ar.cfg.a_fmt.frac, ar.cfg.e_fmt.frac
         if ctx.kind == "relu":
             return torch.where(z > 0, e, torch.zeros_like(e)), None, None, None
         a_codes = _codes(a, af)
-        p = requantize(a_codes * ((1 << af) - a_codes), 2 * af, cfg.a_fmt)
-        d = requantize(_codes(e, ef) * p, ef + af, cfg.e_fmt)
+        d = ar.d(_codes(e, ef) * ar.p(a_codes * ((1 << af) - a_codes)))
         return _values(d, ef), None, None, None
 
 
@@ -90,18 +97,16 @@ class _OutputError(torch.autograd.Function):
     """Loss whose gradient at the output is the quantized TaxoNN error ``a_L - y``."""
 
     @staticmethod
-    def forward(ctx, out, target, cfg):
+    def forward(ctx, out, target, ar):
         ctx.save_for_backward(out, target)
-        ctx.cfg = cfg
+        ctx.ar = ar
         return 0.5 * ((out - target) ** 2).sum()
 
     @staticmethod
     def backward(ctx, grad):
         out, target = ctx.saved_tensors
-        cfg = ctx.cfg
-        af, ef = cfg.a_fmt.frac, cfg.e_fmt.frac
-        d = requantize(_codes(out - target, af), af, cfg.e_fmt)
-        return _values(d, ef), None, None
+        af, ef = ctx.ar.cfg.a_fmt.frac, ctx.ar.cfg.e_fmt.frac
+        return _values(ctx.ar.err(_codes(out - target, af)), ef), None, None
 
 
 class TaxoNNTorch(torch.nn.Module):
@@ -123,14 +128,30 @@ class TaxoNNTorch(torch.nn.Module):
             self.weights.append(torch.nn.Parameter(_values(torch.as_tensor(w), wf)))
             self.biases.append(torch.nn.Parameter(_values(torch.as_tensor(b), wf)))
         self.bank = LFSRBank(cfg.lfsr_seed, cfg.pes + 1)
+        self._ar = Arithmetic(cfg)
+        self._ahead = None  # update draws of the next steps, drawn a block at a time (`_draws`)
+
+    def _draws(self):
+        """This step's update draws (`update_draws`), from a block drawn ahead by `block_draws`; the bank's
+        state is set to where drawing step by step would have left it, so it can be saved and restored."""
+        ahead = self._ahead
+        if ahead is None or ahead["next"] == BLOCK or not np.array_equal(self.bank.state, ahead["state"]):
+            draws, ends = block_draws(self.cfg, self.bank, BLOCK)
+            mask = self._ar.rand_mask
+            ahead = self._ahead = {"draws": {l: (torch.as_tensor(w & mask), torch.as_tensor(b & mask))
+                                             for l, (w, b) in draws.items()}, "ends": ends, "next": 0}
+        i = ahead["next"]
+        self.bank.state = ahead["ends"][i].copy()
+        ahead.update(next=i + 1, state=self.bank.state)
+        return {l: (w[i], b[i]) for l, (w, b) in ahead["draws"].items()}
 
     def forward(self, x):
         cfg = self.cfg
         a = _values(quantize(torch.as_tensor(x, dtype=torch.float64), cfg.a_fmt), cfg.a_fmt.frac)
         for l, (w, b) in enumerate(zip(self.weights, self.biases)):
             last = l == cfg.n_layers - 1
-            z = _QuantLinear.apply(a, w, b, cfg)
-            a = _Activation.apply(z, cfg.output if last else cfg.hidden_activation, last, cfg)
+            z = _QuantLinear.apply(a, w, b, self._ar)
+            a = _Activation.apply(z, cfg.output if last else cfg.hidden_activation, last, self._ar)
         return a
 
     def step(self, x, label):
@@ -140,23 +161,20 @@ class TaxoNNTorch(torch.nn.Module):
         target = torch.zeros_like(out)
         target[0, int(label)] = 1.0
         self.zero_grad(set_to_none=True)
-        _OutputError.apply(out, target, cfg).backward()
+        _OutputError.apply(out, target, self._ar).backward()
         self._apply_update()
         return _codes(out.detach()[0], cfg.a_fmt.frac)
 
     @torch.no_grad()
     def _apply_update(self):
-        cfg = self.cfg
-        wf, af, ef, gf = cfg.w_fmt.frac, cfg.a_fmt.frac, cfg.e_fmt.frac, cfg.g_fmt.frac
-        draws = update_draws(cfg, self.bank) if cfg.rounding == "stochastic" else {}
-        shift = gf + cfg.lr_shift - wf
-        lo, hi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
+        cfg, ar = self.cfg, self._ar
+        wf, af, ef = cfg.w_fmt.frac, cfg.a_fmt.frac, cfg.e_fmt.frac
+        draws = self._draws() if cfg.rounding == "stochastic" else {}
         for l in reversed(range(cfg.n_layers)):
-            rand_w, rand_b = (torch.as_tensor(r) for r in draws[l]) if l in draws else (None, None)
-            for param, frac, rand in ((self.weights[l], ef + af, rand_w), (self.biases[l], ef, rand_b)):
-                g = requantize(_codes(param.grad, frac), frac, cfg.g_fmt)
-                new = _codes(param, wf) - shift_round(g, shift, cfg.rounding, rand)
-                param.copy_(_values(new.clamp(lo, hi), wf))
+            rand_w, rand_b = draws.get(l, (None, None))
+            for param, frac, rq, rand in ((self.weights[l], ef + af, ar.g, rand_w),
+                                          (self.biases[l], ef, ar.gb, rand_b)):
+                param.copy_(_values(ar.update(_codes(param, wf), rq(_codes(param.grad, frac)), rand), wf))
 
     def codes(self):
         """``[(W, b)]`` as int64 NumPy code arrays, the golden model's layout."""

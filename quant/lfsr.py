@@ -157,8 +157,13 @@ class LFSRBank:
         vectorized rounds: the state after ``t`` draws is ``M**t`` applied to
         the state, ``M`` the (linear, over GF(2)) map of one draw.
         """
+        return (self.states(count) & np.uint32((1 << RAND_BITS) - 1)).astype(np.int64)
+
+    def states(self, count):
+        """The states after each of ``count`` successive draws: uint32 array ``(count, lanes)`` (a draw is
+        the low `RAND_BITS` bits of its state). Advances the bank like `draws`."""
         if count <= 0:
-            return np.empty((0, self.lanes), dtype=np.int64)
+            return np.empty((0, self.lanes), dtype=np.uint32)
         seq = np.empty((count, self.lanes), dtype=np.uint32)  # the states are 32 bits
         _apply(_power_tables(0), self.state.astype(np.uint32)[None], out=seq[:1])
         filled, j = 1, 0
@@ -168,7 +173,7 @@ class LFSRBank:
             filled += m
             j += 1
         self.state = seq[-1].astype(np.uint64)
-        return (seq & np.uint32((1 << RAND_BITS) - 1)).astype(np.int64)
+        return seq
 
     def take(self, shape):
         """Random draws for an array of ``shape``, with the lane assignment above.

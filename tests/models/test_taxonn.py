@@ -42,6 +42,33 @@ def test_torch_path_is_bit_identical_to_golden(rounding, hidden, output):
     assert _first_divergence(init_params(cfg), golden.params) is not None
 
 
+def test_torch_path_draws_ahead_without_moving_the_bank():
+    """The torch engine draws a block of steps' stochastic-rounding draws at once; after every step its bank
+    state is the golden model's, and a bank state set from outside (a resumed run) is honoured."""
+    cfg = TaxoNNConfig(layers=(16, 6, 4), pes=3, lr_shift=3)
+    golden, trainer = TaxoNNGolden(cfg), TaxoNNTorch(cfg)
+    x, y = DIGITS.x_train[:300, :16], DIGITS.y_train[:300] % 4
+    for i in range(300):  # past one block of 256
+        golden.step(x[i], y[i])
+        trainer.step(x[i], y[i])
+        assert np.array_equal(golden.bank.state, trainer.bank.state), f"step {i}"
+        if i == 100:  # a resume: the trainer is handed a bank state and the golden model's parameters
+            again = TaxoNNTorch(cfg, golden.params)
+            again.bank.state = golden.bank.state.copy()
+            trainer.bank.state = golden.bank.state.copy()  # the same state: the trainer's block stays valid
+    for i in range(300, 320):
+        golden.step(x[i - 300], y[i - 300])
+        trainer.step(x[i - 300], y[i - 300])
+    assert _first_divergence(golden.params, trainer.codes()) is None
+    for i in range(101, 140):
+        again.step(x[i], y[i])
+    check = TaxoNNGolden(cfg)
+    for i in range(140):
+        check.step(x[i], y[i])
+    assert np.array_equal(check.bank.state, again.bank.state)
+    assert _first_divergence(check.params, again.codes()) is None
+
+
 def test_wide_formats_track_float_sgd():
     """The outside truth: with wide formats, no approximated function, the golden model is float SGD."""
     cfg = TaxoNNConfig(layers=(64, 32, 10), w_fmt="24.20", a_fmt="24.16", e_fmt="24.20",
