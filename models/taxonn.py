@@ -226,15 +226,16 @@ def update_draws(cfg, bank):
     return draws
 
 
-def block_draws(cfg, bank, steps):
+def block_draws(cfg, bank, steps, mask=(1 << RAND_BITS) - 1):
     """The update draws of ``steps`` successive steps at once: what ``steps`` calls of `update_draws` return,
     as ``({l: (rand_W (steps, n_out, n_in), rand_b (steps, n_out))}, ends)``, with ``ends[i]`` the bank's
-    state after step i's draws (uint64, ``(steps, lanes)``). Advances ``bank`` past all of them."""
+    state after step i's draws (uint64, ``(steps, lanes)``). Advances ``bank`` past all of them. ``mask``
+    keeps only the bits of each draw a caller reads (default: all `RAND_BITS`)."""
     p = cfg.pes
     counts = [(l, cfg.layers[l + 1] * _ceil_div(cfg.layers[l], p)) for l in reversed(range(cfg.n_layers))]
     per_step = sum(c for _, c in counts)
     states = bank.states(steps * per_step).reshape(steps, per_step, p + 1)
-    rows = (states & np.uint32((1 << RAND_BITS) - 1)).astype(np.int64)
+    rows = (states & np.uint32(mask & ((1 << RAND_BITS) - 1))).astype(np.int64)
     draws, offset = {}, 0
     for l, count in counts:
         n_in, n_out = cfg.layers[l], cfg.layers[l + 1]

@@ -153,7 +153,7 @@ def _float_layers(cfg):
     return [exact and n_in * n_out >= FLOAT_MIN_WEIGHTS for n_in, n_out in zip(cfg.layers[:-1], cfg.layers[1:])]
 
 
-def train_steps(golden, x, labels, *, block=256):
+def train_steps(golden, x, labels, *, block=128):
     """Train ``golden`` on ``x`` (float, (N, n_0)) with ``labels`` (N,), one online-SGD step per sample.
 
     Returns ``(outputs, predictions)``: each step's output-layer codes (N, n_L)
@@ -187,8 +187,7 @@ def train_steps(golden, x, labels, *, block=256):
         stop = min(start + block, len(x))
         draws = None
         if stochastic:
-            draws, _ = block_draws(cfg, golden.bank, stop - start)
-            draws = {l: (w & rand_mask, b & rand_mask) for l, (w, b) in draws.items()}
+            draws, _ = block_draws(cfg, golden.bank, stop - start, mask=rand_mask)
         for i in range(start, stop):
             a = a0_all[i]
             a_in, zs, wfs = [a], [], []

@@ -136,9 +136,8 @@ class TaxoNNTorch(torch.nn.Module):
         state is set to where drawing step by step would have left it, so it can be saved and restored."""
         ahead = self._ahead
         if ahead is None or ahead["next"] == BLOCK or not np.array_equal(self.bank.state, ahead["state"]):
-            draws, ends = block_draws(self.cfg, self.bank, BLOCK)
-            mask = self._ar.rand_mask
-            ahead = self._ahead = {"draws": {l: (torch.as_tensor(w & mask), torch.as_tensor(b & mask))
+            draws, ends = block_draws(self.cfg, self.bank, BLOCK, mask=self._ar.rand_mask)
+            ahead = self._ahead = {"draws": {l: (torch.as_tensor(w), torch.as_tensor(b))
                                              for l, (w, b) in draws.items()}, "ends": ends, "next": 0}
         i = ahead["next"]
         self.bank.state = ahead["ends"][i].copy()
