@@ -20,18 +20,10 @@ import json
 import sys
 from pathlib import Path
 
-from models.lstm_train import LSTMTrainConfig, train_lstm
+from benchmarks.lstm_table import add_training_args, trained
+from models.lstm_train import LSTMTrainConfig
 
 MODES = ("fp", "ternary", "binary")
-
-
-def _run(cfg, out, data_dir):
-    path = out / "metrics.json"
-    if path.is_file():
-        metrics = json.loads(path.read_text())
-        if metrics.get("config") == cfg.to_json():
-            return metrics
-    return train_lstm(cfg, out, data_dir=data_dir)
 
 
 def _plot(path, rows, curves, figure, title):
@@ -68,17 +60,9 @@ def _plot(path, rows, curves, figure, title):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="seq-digits")
+    add_training_args(ap, hidden=None, lr=0.02, out="out/lstm-gap")
     ap.add_argument("--hidden", default="16,32,64,128", help="comma-separated hidden sizes")
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--lr-final", type=float, default=None)
-    ap.add_argument("--seq-len", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--recurrent-bn", default="running", choices=("running", "batch"))
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--out", default="out/lstm-gap")
     ap.add_argument("--plot", default=None, help="write the plot here (PNG)")
     args = ap.parse_args(argv)
     sizes = [int(h) for h in args.hidden.split(",")]
@@ -92,7 +76,7 @@ def main(argv=None):
             cfg = dataclasses.replace(base, weights=mode, hidden=hidden)
             print(f"[lstm_gap] {n}/{len(sizes) * len(MODES)}: {args.task} H={hidden} {mode}", file=sys.stderr,
                   flush=True)
-            runs[hidden, mode] = _run(cfg, Path(args.out) / f"{args.task}-H{hidden}-{mode}", args.data_dir)
+            runs[hidden, mode] = trained(cfg, Path(args.out) / f"{args.task}-H{hidden}-{mode}", args.data_dir)
     figure = "accuracy" if "test_accuracy" in runs[sizes[0], "fp"] else "bpc"
     sign = 1 if figure == "accuracy" else -1  # the gap is how much worse than fp, positive
     scale = 100 if figure == "accuracy" else 1

@@ -26,7 +26,8 @@ import json
 import sys
 from pathlib import Path
 
-from models.lstm_train import LSTMTrainConfig, train_lstm
+from benchmarks.lstm_table import add_training_args, trained
+from models.lstm_train import LSTMTrainConfig
 
 OPTIONS = {
     "ours": {},
@@ -46,28 +47,9 @@ def _options(name, lr):
     return {k: (lr / 10 if k == "lr_final" else v) for k, v in OPTIONS[name].items()}
 
 
-def _run(cfg, out, data_dir):
-    path = out / "metrics.json"
-    if path.is_file():
-        metrics = json.loads(path.read_text())
-        if metrics.get("config") == cfg.to_json():
-            return metrics
-    return train_lstm(cfg, out, data_dir=data_dir)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="seq-digits")
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.02)
-    ap.add_argument("--seq-len", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--recurrent-bn", default="running", choices=("running", "batch"),
-                    help="our default for BN_h/BN_c in training (the per-step-bn option uses batch)")
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--out", default="out/lstm-options")
+    add_training_args(ap, lr=0.02, out="out/lstm-options")  # the per-step-bn option trains BN_h/BN_c with batch
     args = ap.parse_args(argv)
     base = LSTMTrainConfig(task=args.task, weights="fp", hidden=args.hidden, epochs=args.epochs, batch=args.batch,
                            lr=args.lr, seq_len=args.seq_len, seed=args.seed, recurrent_bn=args.recurrent_bn)
@@ -81,7 +63,7 @@ def main(argv=None):
     for i, (mode, name) in enumerate(runs, 1):
         cfg = dataclasses.replace(base, weights=mode, **_options(name, args.lr))
         print(f"[lstm_options] {i}/{len(runs)}: {args.task} {mode} {name}", file=sys.stderr, flush=True)
-        m = _run(cfg, Path(args.out) / f"{args.task}-H{args.hidden}-{mode}-{name.replace('/', '_')}", args.data_dir)
+        m = trained(cfg, Path(args.out) / f"{args.task}-H{args.hidden}-{mode}-{name.replace('/', '_')}", args.data_dir)
         figure = "accuracy" if "test_accuracy" in m else "bpc"
         rows.append({"weights": mode, "option": name, f"test_{figure}": m[f"test_{figure}"],
                      f"test_{figure}_per_step": m.get(f"test_{figure}_per_step"),

@@ -14,35 +14,35 @@ import json
 import sys
 from pathlib import Path
 
-from models.lstm_train import LSTMTrainConfig, train_lstm
+from models.lstm_train import LSTMTrainConfig, train_lstm, finished_run
 
 MODES = ("fp", "ternary", "binary")
 
 
-def _finished(out, cfg):
-    """The metrics of a finished run of ``cfg`` in ``out`` (fields it predates at their defaults), or None."""
-    path = out / "metrics.json"
-    if not path.exists():
-        return None
-    metrics = json.loads(path.read_text())
-    want, defaults = cfg.to_json(), LSTMTrainConfig().to_json()
-    had = metrics.get("config", {})
-    same = all(had.get(k, defaults[k]) == v for k, v in want.items())
-    return metrics if same else None
+def add_training_args(ap, *, hidden=64, lr=0.004, out="out/lstm"):
+    """The training-run arguments the BT-LSTM benchmark scripts share (``--hidden`` unless ``hidden`` is None)."""
+    ap.add_argument("--task", default="seq-digits")
+    if hidden is not None:
+        ap.add_argument("--hidden", type=int, default=hidden)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--seq-len", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--recurrent-bn", default="running", choices=("running", "batch"),
+                    help="statistics of BN_h/BN_c in training")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--out", default=out)
+
+
+def trained(cfg, out, data_dir):
+    """The metrics of ``cfg`` trained into ``out``: a finished run there is re-read, else it trains (resuming)."""
+    return finished_run(cfg, out) or train_lstm(cfg, out, data_dir=data_dir)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="seq-digits")
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.004)
-    ap.add_argument("--seq-len", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--recurrent-bn", default="running", choices=("running", "batch"))
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--out", default="out/lstm")
+    add_training_args(ap)
     ap.add_argument("--modes", default=",".join(MODES))
     args = ap.parse_args(argv)
     rows = {}
@@ -52,8 +52,7 @@ def main(argv=None):
                               recurrent_bn=args.recurrent_bn)
         print(f"[lstm_table] {args.task} {mode}", file=sys.stderr, flush=True)
         out = Path(args.out) / f"{args.task}-{mode}"
-        done = _finished(out, cfg)
-        rows[mode] = done if done is not None else train_lstm(cfg, out, data_dir=args.data_dir)
+        rows[mode] = trained(cfg, out, args.data_dir)
     figure = "accuracy" if "test_accuracy" in next(iter(rows.values())) else "bpc"
     table = []
     for mode, m in rows.items():

@@ -54,8 +54,8 @@ from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, BN_STATS, fold
 from .lstm import LSTMConfig, LSTMGolden
 from .lstm_tasks import TASKS, load_task
 
-__all__ = ["LSTMTrainConfig", "train_lstm", "train_modes", "evaluate_float", "evaluate_hardware", "TASK_DEFAULTS",
-           "EXPORT_MODE"]
+__all__ = ["LSTMTrainConfig", "train_lstm", "train_modes", "finished_run", "recorded_config", "evaluate_float",
+           "evaluate_hardware", "TASK_DEFAULTS", "EXPORT_MODE"]
 
 #: the hardware mode each training mode exports to (full precision becomes 12-bit fixed point)
 EXPORT_MODE = {"fp": "fixed12", "binary": "binary", "ternary": "ternary"}
@@ -386,6 +386,21 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
     return metrics
 
 
+def recorded_config(metrics):
+    """The `LSTMTrainConfig` a run's ``metrics.json`` records, as JSON, with any field added since at its
+    default (a run recorded before the field existed trained with that default)."""
+    return {**LSTMTrainConfig().to_json(), **metrics.get("config", {})}
+
+
+def finished_run(cfg, out_dir):
+    """The metrics of a finished run of ``cfg`` in ``out_dir`` (`recorded_config` equal to ``cfg``), or None."""
+    path = Path(out_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text())
+    return metrics if recorded_config(metrics) == cfg.to_json() else None
+
+
 def train_modes(cfg, modes, work_dir, *, given=None, data_dir=None, progress=True, say=None):
     """The run ``cfg`` trained once per hardware mode in ``modes`` (``binary``, ``ternary``, ``fixed12``),
     everything else equal (task, size, epochs, batch, learning rate, seed): ``{mode: (weights path,
@@ -399,17 +414,14 @@ def train_modes(cfg, modes, work_dir, *, given=None, data_dir=None, progress=Tru
         run_dir = Path(given[mode]) if given and mode in given else None
         if run_dir is None:
             run_dir = Path(work_dir) / mode
-            metrics_path = run_dir / "metrics.json"
             run = dataclasses.replace(cfg, weights=training[mode])
-            if metrics_path.is_file() and json.loads(metrics_path.read_text()).get("config") == run.to_json():
-                pass  # trained before, same run
-            else:
+            if finished_run(run, run_dir) is None:
                 if say:
                     say(f"training the {training[mode]} network of the same run ({cfg.task}, H={cfg.hidden}, "
                         f"{cfg.epochs} epochs, seed {cfg.seed}) for the {mode} design")
                 train_lstm(run, run_dir, data_dir=data_dir, progress=progress)
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        other = {k: v for k, v in metrics.get("config", {}).items() if k != "weights"}
+        other = {k: v for k, v in recorded_config(metrics).items() if k != "weights"}
         if other != {k: v for k, v in cfg.to_json().items() if k != "weights"}:
             raise ValueError(f"{run_dir} is not the same run in another mode: its training settings "
                              f"{other} differ from {cfg.to_json()}")

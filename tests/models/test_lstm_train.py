@@ -195,3 +195,19 @@ def test_per_step_statistics_run_reports_both_inferences(tmp_path):
     shadow = ck["state"]["best"]["lstm.wx"].double().numpy()
     from quant.weights import ternarize, w0_scale
     assert np.array_equal(weights.wx, ternarize(shadow, w0_scale(8, 12), threshold=1 / 3))
+
+
+def test_a_run_recorded_before_the_options_existed_is_the_same_run(tmp_path):
+    """metrics.json written before a field was added records no value for it: the run used its default."""
+    from models.lstm_train import finished_run, train_modes
+    run = _small(weights="binary", epochs=1, hidden=4)
+    train_lstm(run, tmp_path / "old", progress=False)
+    path = tmp_path / "old" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    for key in ("bn_stats", "lr_final", "clip_step", "ternary_threshold"):
+        del metrics["config"][key]
+    path.write_text(json.dumps(metrics))
+    assert finished_run(run, tmp_path / "old")["config"] == metrics["config"]
+    assert finished_run(_small(weights="binary", epochs=1, hidden=4, lr_final=0.001), tmp_path / "old") is None
+    runs = train_modes(run, ["binary"], tmp_path / "w", given={"binary": tmp_path / "old"}, progress=False)
+    assert runs["binary"][0] == tmp_path / "old" / "lstm.npz"
