@@ -47,7 +47,7 @@ import numpy as np
 
 from quant.errors import BadInput, first_line
 from quant.fsio import atomic_write_bytes, read_npz
-from quant import FixedFormat, quantize, dequantize, requantize
+from quant import FixedFormat, quantize, dequantize, requantize, exact_in_float
 from quant import activations
 from ._config import ConfigMixin, check_int, check_choice
 
@@ -412,8 +412,22 @@ class LSTMGolden:
                                                 ("sc", cfg.s_fmt, 1), ("b", cfg.pre_fmt, 1), ("bc", cfg.pre_fmt, 1))}
         self.sigmoid = activations.sigmoid(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
         self.tanh = activations.tanh(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
-        self._wx = weights.wx.T.astype(np.float64)  # float64 matmuls of integers below 2**53 are exact
-        self._wh = weights.wh.T.astype(np.float64)
+        # the weight sums on float64 BLAS where every partial sum provably stays below 2**53 (then exact), else int64
+        self._wx, self._wh = (self._matrix(w.T, xy_fmt) for w, xy_fmt in ((weights.wx, cfg.x_fmt),
+                                                                          (weights.wh, cfg.h_fmt)))
+
+    @staticmethod
+    def _matrix(w, fmt):
+        """``w`` (codes, ``(inputs, 4H)``) as float64 when ``codes @ w`` is exact in float64 for any codes of
+        ``fmt``, else as int64."""
+        peak = int(np.abs(w).max(initial=0))
+        exact = exact_in_float(w.shape[0], peak, max(-fmt.min_code, fmt.max_code))
+        return w.astype(np.float64 if exact else np.int64)
+
+    def _dot(self, codes, w):
+        if w.dtype == np.float64:
+            return np.rint(codes @ w).astype(np.int64)
+        return codes.astype(np.int64) @ w
 
     def input_codes(self, x):
         return quantize(np.asarray(x, dtype=np.float64), self.cfg.x_fmt)
@@ -428,8 +442,7 @@ class LSTMGolden:
         sf, xf, hf, pf, af, cf = (cfg.s_fmt.frac, cfg.x_fmt.frac, cfg.h_fmt.frac, cfg.pre_fmt.frac,
                                   cfg.act_fmt.frac, cfg.c_fmt.frac)
         xf, hf = xf + cfg.weight_frac, hf + cfg.weight_frac  # fractions of the weight sums
-        ax = np.rint(xq @ self._wx).astype(np.int64)
-        ah = np.rint(h @ self._wh).astype(np.int64)
+        ax, ah = self._dot(xq, self._wx), self._dot(h, self._wh)
         frac = max(sf + xf, sf + hf, pf)
         pre = requantize(_aligned([(self.sx * ax, sf + xf), (self.sh * ah, sf + hf), (self.b, pf)], frac),
                          frac, cfg.pre_fmt)

@@ -24,14 +24,12 @@ trainers and benchmarks use when they only need the trained parameters.
 
 import numpy as np
 
-from quant.fixed import quantize
+from quant.fixed import quantize, EXACT_FLOAT_BITS
 from quant.rounding import RAND_BITS
 from .taxonn import TaxoNNGolden, block_draws
 
-__all__ = ["train_steps", "Arithmetic", "EXACT_FLOAT_BITS", "FLOAT_MIN_WEIGHTS"]
+__all__ = ["train_steps", "Arithmetic", "FLOAT_MIN_WEIGHTS"]
 
-#: an integer product or sum is exact in float64 while its magnitude stays below 2**53
-EXACT_FLOAT_BITS = 53
 #: layers with at least this many weights take their dot products to float64 BLAS (when exact)
 FLOAT_MIN_WEIGHTS = 4096
 #: activation formats up to this width get their sigmoid as a table of every code

@@ -22,13 +22,12 @@ dequantized codes), same sample order, plain SGD with eta = 2^-k, exact sigmoid.
 import numpy as np
 import torch
 
-from quant import LFSRBank, quantize
+from quant import LFSRBank, quantize, EXACT_FLOAT_BITS
 from .taxonn import TaxoNNConfig, init_params, block_draws
 from .taxonn_steps import Arithmetic
 
 __all__ = ["TaxoNNTorch", "FloatMLP"]
 
-_FLOAT_EXACT_BITS = 53
 #: training steps whose stochastic-rounding draws are drawn at once
 BLOCK = 256
 
@@ -117,9 +116,9 @@ class TaxoNNTorch(torch.nn.Module):
         if not isinstance(cfg, TaxoNNConfig):
             raise TypeError(f"`cfg` must be a TaxoNNConfig, not {cfg!r}")
         widest = max(cfg.accumulator_bits, cfg.e_fmt.total + cfg.a_fmt.total)
-        if widest > _FLOAT_EXACT_BITS:
+        if widest > EXACT_FLOAT_BITS:
             raise ValueError(f"the torch path is exact only with accumulators of at most "
-                             f"{_FLOAT_EXACT_BITS} bits; these formats need {widest}")
+                             f"{EXACT_FLOAT_BITS} bits; these formats need {widest}")
         self.cfg = cfg
         wf = cfg.w_fmt.frac
         self.weights = torch.nn.ParameterList()

@@ -29,7 +29,17 @@ from .rounding import (check_rounding, shift_round, shift_round_split, stochasti
                        RAND_BITS)
 
 __all__ = ["check_overflow", "check_codes", "quantize", "dequantize", "overflow",
-           "requantize", "mul", "add", "accumulate", "mul_format", "add_format"]
+           "requantize", "mul", "add", "accumulate", "mul_format", "add_format", "EXACT_FLOAT_BITS",
+           "exact_in_float"]
+
+#: integers, and every sum and product of them, are exact in float64 while their magnitude is below 2**53
+EXACT_FLOAT_BITS = 53
+
+
+def exact_in_float(terms, code_a, code_b):
+    """Is every partial sum of a dot product of ``terms`` products of codes up to ``code_a`` and ``code_b`` in
+    magnitude exact in float64 (so it can run on BLAS and be read back as an integer)?"""
+    return terms * abs(int(code_a)) * abs(int(code_b)) < (1 << EXACT_FLOAT_BITS)
 
 _WRAP_LIMIT = 2.0 ** 62
 

@@ -132,3 +132,28 @@ def test_schedule_with_a_stalling_array():
 def test_post_units_must_fit_the_lanes(units):
     with pytest.raises((ValueError, TypeError), match="post_units"):
         LSTMConfig(lanes=8, post_units=units)
+
+
+def test_exact_in_float_by_hand():
+    from quant import exact_in_float
+    assert exact_in_float(1, 1 << 26, 1 << 26)          # 2**52
+    assert not exact_in_float(2, 1 << 26, 1 << 26)      # 2**53 itself is the first integer float64 can lose neighbours of
+    assert not exact_in_float(2, -(1 << 26), 1 << 26)   # magnitudes
+    assert exact_in_float(1024, 2047, 1 << 11)
+
+
+@pytest.mark.parametrize("mode", ["binary", "ternary", "fixed12"])
+def test_weight_sums_on_float64_equal_int64(tmp_path, mode, monkeypatch):
+    """The golden model's weight sums run on float64 BLAS only where exact; forced to int64 (no sum provably
+    exact) every code of every step is the same."""
+    import quant.fixed
+    weights = LSTMWeights.load(_write(tmp_path, _arrays(mode, H=24, I=7, seed=3)))
+    cfg = LSTMConfig.for_weights(weights)
+    x = np.random.default_rng(4).uniform(-2, 2, (5, 9, 7))
+    fast = LSTMGolden(cfg, weights)
+    assert fast._wx.dtype == np.float64 and fast._wh.dtype == np.float64
+    monkeypatch.setattr(quant.fixed, "EXACT_FLOAT_BITS", 0)
+    slow = LSTMGolden(cfg, weights)
+    assert slow._wx.dtype == np.int64 and slow._wh.dtype == np.int64
+    (h1, _), (h2, _) = fast.run(x), slow.run(x)
+    assert np.array_equal(h1, h2)

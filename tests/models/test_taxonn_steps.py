@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from models import taxonn_steps
+from quant import EXACT_FLOAT_BITS
 from models.taxonn import TaxoNNConfig, TaxoNNGolden
 from models.taxonn_steps import train_steps
 
@@ -63,7 +64,7 @@ def test_float64_dot_products_are_exact_where_used(monkeypatch):
         assert all(taxonn_steps._float_layers(cfg))
         _check_same(cfg, n=30, block=8)
     wide = TaxoNNConfig(layers=(40, 6, 3), w_fmt="28.20", a_fmt="28.16", e_fmt="24.20", g_fmt="24.22")
-    assert wide.min_acc_bits >= taxonn_steps.EXACT_FLOAT_BITS and not any(taxonn_steps._float_layers(wide))
+    assert wide.min_acc_bits >= EXACT_FLOAT_BITS and not any(taxonn_steps._float_layers(wide))
     _check_same(wide, n=20, block=5)  # and its 28-bit sigmoid is the PWL itself, not a table of 2**28 codes
 
 
