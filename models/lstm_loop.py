@@ -39,11 +39,15 @@ AFFINE, BATCH = 0, 1
 
 
 def _script(fn):
-    """TorchScript ``fn``. torch 2.x deprecates TorchScript in favour of `torch.compile`, which would
-    recompile the unrolled loop for every sequence length; scripting here is immediate and works offline."""
+    """TorchScript ``fn`` (or ``fn`` itself where torch no longer has it: the same results, ~10% slower).
+    torch 2.x deprecates TorchScript in favour of `torch.compile`, which would recompile the unrolled loop for
+    every sequence length; scripting here is immediate and works offline."""
+    script = getattr(torch.jit, "script", None)
+    if script is None:
+        return fn
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.jit.script(fn)
+        return script(fn)
 
 
 @_script
