@@ -134,8 +134,7 @@ class SeqBatchNorm(nn.Module):
 
     def forward(self, y):
         """Normalize ``y`` (T, B, n), time first; return it and, in training, the batch statistics still to
-        `update` with
-        (None when done here)."""
+        `update` with (None when the fused batch norm already moved the running statistics)."""
         T, B, n = y.shape
         if self.training and not self.recurrent and not self.steps:
             # statistics over batch and time: torch's fused batch norm, which also moves the running ones
@@ -143,7 +142,7 @@ class SeqBatchNorm(nn.Module):
                                training=True, momentum=self.momentum, eps=self.eps)
             return out.view(T, B, n), None
         stats = None
-        if self.training:  # (torch.var_mean over the batch axis is slow on CPU)
+        if self.training:  # mean and mean square: torch.var_mean over the batch axis is slow on CPU
             mean = y.detach().mean(1)
             stats = (mean, (y.detach() ** 2).mean(1), B)
         if self.training and not self.recurrent:  # per step: each step's batch statistics
