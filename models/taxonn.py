@@ -215,20 +215,13 @@ def update_draws(cfg, bank):
     ``(i, cP + p)``; lane P in chunk 0 serves bias ``i``. Returns
     ``{l: (rand_W, rand_b)}`` with l the 0-based layer index.
     """
-    p = cfg.pes
-    draws = {}
-    for l in reversed(range(cfg.n_layers)):
-        n_in, n_out = cfg.layers[l], cfg.layers[l + 1]
-        chunks = _ceil_div(n_in, p)
-        d = bank.draws(n_out * chunks).reshape(n_out, chunks, p + 1)
-        rand_w = d[:, :, :p].reshape(n_out, chunks * p)[:, :n_in]
-        draws[l] = (rand_w, d[:, 0, p])
-    return draws
+    draws, _ = block_draws(cfg, bank, 1)
+    return {l: (w[0], b[0]) for l, (w, b) in draws.items()}
 
 
 def block_draws(cfg, bank, steps, mask=(1 << RAND_BITS) - 1):
-    """The update draws of ``steps`` successive steps at once: what ``steps`` calls of `update_draws` return,
-    as ``({l: (rand_W (steps, n_out, n_in), rand_b (steps, n_out))}, ends)``, with ``ends[i]`` the bank's
+    """The update draws of ``steps`` successive steps at once, each laid out as `update_draws` says, as
+    ``({l: (rand_W (steps, n_out, n_in), rand_b (steps, n_out))}, ends)``, with ``ends[i]`` the bank's
     state after step i's draws (uint64, ``(steps, lanes)``). Advances ``bank`` past all of them. ``mask``
     keeps only the bits of each draw a caller reads (default: all `RAND_BITS`)."""
     p = cfg.pes
