@@ -211,20 +211,21 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
                 done = upto
                 if step % checkpoint_every == 0 and step < epoch_end:
                     save_checkpoint()
-        for i in order if engine == "torch" or ref is not None else ():
-            x, y = dataset.x_train[i], dataset.y_train[i]
-            result = trainer.step(x, y)
-            outputs = result.outputs if engine == "golden" else result.numpy()
-            pred = int(np.argmax(outputs))
-            partial["correct"] += int(pred == int(y))
-            if ref is not None:
-                ref.step(x, y)
-            step += 1
-            bar.update(1)
-            if on_step is not None:
-                on_step(step)
-            if step % checkpoint_every == 0 and step < epoch_end:
-                save_checkpoint()
+        else:  # the torch engine, or beside a float reference: one step at a time
+            for i in order:
+                x, y = dataset.x_train[i], dataset.y_train[i]
+                result = trainer.step(x, y)
+                outputs = result.outputs if engine == "golden" else result.numpy()
+                pred = int(np.argmax(outputs))
+                partial["correct"] += int(pred == int(y))
+                if ref is not None:
+                    ref.step(x, y)
+                step += 1
+                bar.update(1)
+                if on_step is not None:
+                    on_step(step)
+                if step % checkpoint_every == 0 and step < epoch_end:
+                    save_checkpoint()
         if engine == "torch":
             golden = TaxoNNGolden(cfg, trainer.codes())
         entry = {"epoch": round(step / n, 4), "step": step,
