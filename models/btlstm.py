@@ -143,10 +143,10 @@ class SeqBatchNorm(nn.Module):
             return out.view(T, B, n), None
         stats = None
         if self.training:  # mean and mean square: torch.var_mean over the batch axis is slow on CPU
-            mean = y.detach().mean(1)
-            stats = (mean, (y.detach() ** 2).mean(1), B)
+            mean = y.mean(1, keepdim=True)
+            stats = (mean.detach()[:, 0], (y.detach() ** 2).mean(1), B)
         if self.training and not self.recurrent:  # per step: each step's batch statistics
-            d = y - y.mean(1, keepdim=True)
+            d = y - mean
             out = d * (self.weight * torch.rsqrt((d * d).mean(1, keepdim=True) + self.eps))
             return (out + self.bias if self.bias is not None else out), stats
         scale, shift = self.affine_rows(T)
