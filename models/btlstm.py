@@ -67,7 +67,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from quant.ste import quantize_weights
-from quant.weights import w0_scale, binarize, ternarize
+from quant.weights import w0_scale, binarize, ternarize, check_threshold
 from .lstm import LSTMWeights, FIXED12_MAX
 from .lstm_loop import recurrence, AFFINE, BATCH
 
@@ -205,10 +205,7 @@ class BTLSTM(nn.Module):
         if bn_stats == "per-step" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"`steps` must be a positive integer (the steps that keep their own statistics) "
                              f"with per-step statistics, not {steps!r}")
-        if isinstance(ternary_threshold, bool) or not isinstance(ternary_threshold, (int, float)) \
-                or not 0 < ternary_threshold < 1:
-            raise ValueError(f"`ternary_threshold` must be a fraction of W0 in (0, 1), not {ternary_threshold!r}")
-        self.bn_stats, self.ternary_threshold = bn_stats, float(ternary_threshold)
+        self.bn_stats, self.ternary_threshold = bn_stats, check_threshold(ternary_threshold, "ternary_threshold")
         self.input_size, self.hidden_size, self.mode = input_size, hidden_size, weights
         self.stochastic, self.batch_first, self.batch_norm = bool(stochastic), batch_first, batch_norm
         H = hidden_size

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from quant.errors import BadInput, first_line
 from quant.fsio import atomic_write_bytes, atomic_write_json, ensure_dir
+from quant.weights import check_threshold
 from ._config import ConfigMixin, check_int, check_choice
 from .btlstm import LSTMNet, WEIGHTS, RECURRENT_BN, BN_STATS, fold
 from .lstm import LSTMConfig, LSTMGolden
@@ -100,9 +101,7 @@ class LSTMTrainConfig(ConfigMixin):
         check_choice("bn_stats", self.bn_stats, BN_STATS)
         if not isinstance(self.clip_step, bool):
             raise TypeError(f"`clip_step` must be true or false, not {self.clip_step!r}")
-        t = self.ternary_threshold
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
-            raise ValueError(f"`ternary_threshold` must be a fraction of W0 in (0, 1), not {t!r}")
+        check_threshold(self.ternary_threshold, "ternary_threshold")
         if not isinstance(self.stochastic, bool):
             raise TypeError(f"`stochastic` must be true or false, not {self.stochastic!r}")
         check_int("hidden", self.hidden, 1, 16384)
@@ -259,7 +258,7 @@ def train_lstm(cfg, out_dir, *, data_dir=None, task=None, progress=True, stop_af
     lm = task.kind == "lm"
     net = LSTMNet(task.input_size, cfg.hidden, task.classes, cfg.weights, stochastic=cfg.stochastic,
                   per_step=lm, recurrent_bn=cfg.recurrent_bn, bn_stats=cfg.bn_stats,
-                  steps=cfg.seq_len if lm else task.x_train.shape[1], ternary_threshold=cfg.ternary_threshold,
+                  steps=cfg.seq_len if lm else task.steps, ternary_threshold=cfg.ternary_threshold,
                   seed=cfg.seed)
     net.lstm.pooled = True  # evaluation (validation, the best model, test) is the exported model's
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)

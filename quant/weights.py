@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _backend as B
 
-__all__ = ["w0_scale", "binarize", "ternarize", "WEIGHT_MODES"]
+__all__ = ["w0_scale", "binarize", "ternarize", "check_threshold", "WEIGHT_MODES"]
 
 WEIGHT_MODES = ("binary", "ternary")
 
@@ -58,10 +58,16 @@ def binarize(w, w0, *, stochastic=False, u=None, rng=None):
     return B.to_int64(up) * 2 - 1
 
 
+def check_threshold(threshold, name="threshold"):
+    """``threshold`` as a float, if it is a deterministic ternary threshold: a fraction of W0 in (0, 1)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise ValueError(f"`{name}` must be a fraction of W0 in (0, 1), not {threshold!r}")
+    return float(threshold)
+
+
 def ternarize(w, w0, *, stochastic=False, u=None, rng=None, threshold=0.5):
     """Ternary codes of ``w``: -1 / 0 / +1 (int64), see the module docstring."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise ValueError(f"`threshold` must be a fraction of w0 in (0, 1), not {threshold!r}")
+    check_threshold(threshold)
     w, u = _prepare(w, w0, stochastic, u, rng)
     if stochastic:
         keep = u < (abs(w) / w0).clip(0.0, 1.0)
