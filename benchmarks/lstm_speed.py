@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from models.btlstm import LSTMNet, RECURRENT_BN, BN_STATS
 from models.lstm_tasks import load_task
-from models.lstm_train import TASK_DEFAULTS
+from models.lstm_train import TASK_DEFAULTS, _one_hot, _streams
 
 
 class _Anchor(torch.nn.Module):
@@ -45,11 +45,9 @@ class _Anchor(torch.nn.Module):
 def _batches(task, batch, seq_len, count, seed):
     """``count`` training batches ``(x, y)`` as the trainer draws them."""
     if task.kind == "lm":
-        length = (len(task.train) - 1) // batch
-        text = task.train[:batch * length + 1]
-        xs, ys = text[:-1].reshape(batch, length), text[1:].reshape(batch, length)
-        eye = torch.eye(task.classes)
-        out = [(eye[torch.as_tensor(xs[:, s:s + seq_len])], torch.as_tensor(ys[:, s:s + seq_len]).reshape(-1))
+        xs, ys = _streams(task.train, batch)  # the trainer's own streams and one-hot inputs
+        length = xs.shape[1]
+        out = [(_one_hot(xs[:, s:s + seq_len], task.classes), torch.as_tensor(ys[:, s:s + seq_len]).reshape(-1))
                for s in range(0, min(length, count * seq_len), seq_len)]
         return out, -(-length // seq_len)
     order = np.random.default_rng(seed).permutation(len(task.x_train))
@@ -79,7 +77,7 @@ def main(argv=None):
     task = load_task(args.task, args.data_dir)
     lm = task.kind == "lm"
     data, per_epoch = _batches(task, batch, args.seq_len, args.batches, seed=0)
-    steps = args.seq_len if lm else task.x_train.shape[1]
+    steps = args.seq_len if lm else task.steps
     engines = {"torch.nn.LSTM": _Anchor(task.input_size, hidden, task.classes, lm)}
     for mode in ("fp", "ternary", "binary"):
         engines[mode] = LSTMNet(task.input_size, hidden, task.classes, mode, per_step=lm, recurrent_bn=recurrent_bn,
