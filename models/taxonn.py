@@ -219,21 +219,27 @@ def update_draws(cfg, bank):
     return {l: (w[0], b[0]) for l, (w, b) in draws.items()}
 
 
-def block_draws(cfg, bank, steps, mask=(1 << RAND_BITS) - 1):
+def block_draws(cfg, bank, steps, mask=(1 << RAND_BITS) - 1, joined=False):
     """The update draws of ``steps`` successive steps at once, each laid out as `update_draws` says, as
     ``({l: (rand_W (steps, n_out, n_in), rand_b (steps, n_out))}, ends)``, with ``ends[i]`` the bank's
     state after step i's draws (uint64, ``(steps, lanes)``). Advances ``bank`` past all of them. ``mask``
-    keeps only the bits of each draw a caller reads (default: all `RAND_BITS`)."""
+    keeps only the bits of each draw a caller reads (default: all `RAND_BITS`). ``joined``: each layer's
+    draws as one array ``(steps, n_out, n_in + 1)`` instead, the bias draws last (``rand_W`` and ``rand_b``
+    are views of it either way)."""
     p = cfg.pes
     counts = [(l, cfg.layers[l + 1] * _ceil_div(cfg.layers[l], p)) for l in reversed(range(cfg.n_layers))]
     per_step = sum(c for _, c in counts)
     states = bank.states(steps * per_step).reshape(steps, per_step, p + 1)
-    rows = (states & np.uint32(mask & ((1 << RAND_BITS) - 1))).astype(np.int64)
+    keep = np.uint32(mask & ((1 << RAND_BITS) - 1))
     draws, offset = {}, 0
     for l, count in counts:
         n_in, n_out = cfg.layers[l], cfg.layers[l + 1]
-        d = rows[:, offset:offset + count].reshape(steps, n_out, count // n_out, p + 1)
-        draws[l] = (d[:, :, :, :p].reshape(steps, n_out, -1)[:, :, :n_in], d[:, :, 0, p])
+        chunks = count // n_out
+        d = states[:, offset:offset + count].reshape(steps, n_out, chunks, p + 1)
+        both = np.empty((steps, n_out, chunks * p + 1), dtype=np.int64)  # the weights' draws, then the bias's
+        np.bitwise_and(d[..., :p], keep, out=both[..., :chunks * p].reshape(steps, n_out, chunks, p))
+        np.bitwise_and(d[:, :, 0, p], keep, out=both[..., n_in])  # over the first unused lane's, if any
+        draws[l] = both[..., :n_in + 1] if joined else (both[..., :n_in], both[..., n_in])
         offset += count
     return draws, states[:, -1].astype(np.uint64)
 

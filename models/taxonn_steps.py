@@ -28,7 +28,7 @@ from quant.fixed import quantize, EXACT_FLOAT_BITS
 from quant.rounding import RAND_BITS
 from .taxonn import TaxoNNGolden, block_draws
 
-__all__ = ["train_steps", "Arithmetic", "FLOAT_MIN_WEIGHTS"]
+__all__ = ["train_steps", "StepKernel", "Arithmetic", "FLOAT_MIN_WEIGHTS"]
 
 #: layers with at least this many weights take their dot products to float64 BLAS (when exact)
 FLOAT_MIN_WEIGHTS = 4096
@@ -36,10 +36,17 @@ FLOAT_MIN_WEIGHTS = 4096
 SIGMOID_TABLE_BITS = 16
 
 
+try:  # the clip ufunc that np.clip calls after its per-call checks, which cost more than the clip here
+    from numpy._core.umath import clip as _clip_ufunc
+except ImportError:  # pragma: no cover (NumPy < 2)
+    _clip_ufunc = None
+
+
 def _clip(v, lo, hi):
-    """Clip in place, NumPy array or torch tensor (``np.clip``'s per-call checks cost more than the clip on
-    these small arrays)."""
+    """Clip in place, NumPy array or torch tensor (Python int bounds)."""
     if isinstance(v, np.ndarray):
+        if _clip_ufunc is not None:
+            return _clip_ufunc(v, lo, hi, out=v)
         np.maximum(v, lo, out=v)
         return np.minimum(v, hi, out=v)
     return v.clamp_(lo, hi)
@@ -92,14 +99,14 @@ def _rounder(shift, rounding):
             return v
         return nearest
     look = min(shift, RAND_BITS)
-    s, start, mask = shift, shift - look, (1 << look) - 1
+    start = shift - look
 
     def stochastic(v, rand):
-        top = (v >> start) & mask if start else v & mask  # the dropped bits the draw is added to
-        top += rand
-        top >>= look
-        v = v >> s
-        v += top
+        # (v >> s) plus a carry out of (the `look` bits below them + rand): one add to v >> start does both
+        if start:
+            v = v >> start
+        v += rand
+        v >>= look
         return v
     return stochastic
 
@@ -139,8 +146,13 @@ class Arithmetic:
         self.w_lo, self.w_hi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
 
     def update(self, w, g, rand):
-        """``W - shift_round(g)`` saturated to the weight format."""
-        return _clip(w - self.lr(g, rand), self.w_lo, self.w_hi)
+        """``W - shift_round(g)`` saturated to the weight format (may reuse ``g``'s memory)."""
+        g = self.lr(g, rand)
+        if isinstance(g, np.ndarray):
+            g = np.subtract(w, g, out=g)
+        else:
+            g = w - g
+        return _clip(g, self.w_lo, self.w_hi)
 
 
 def _float_layers(cfg):
@@ -149,6 +161,178 @@ def _float_layers(cfg):
     (measured: int64 wins at 32 x 64, float64 at 100 x 784)."""
     exact = cfg.min_acc_bits < EXACT_FLOAT_BITS
     return [exact and n_in * n_out >= FLOAT_MIN_WEIGHTS for n_in, n_out in zip(cfg.layers[:-1], cfg.layers[1:])]
+
+
+class _NumPy:
+    """The few operations the step kernel needs that NumPy and torch spell differently: NumPy."""
+    name = "numpy"
+    outer = staticmethod(np.multiply.outer)
+
+    @staticmethod
+    def array(v):
+        return np.asarray(v, dtype=np.int64)
+
+    @staticmethod
+    def to_float(v):
+        return v.astype(np.float64)
+
+    @staticmethod
+    def to_int(v):
+        return v.astype(np.int64)
+
+    @staticmethod
+    def relu(z):
+        return np.maximum(z, 0)
+
+    @staticmethod
+    def relu_into(z, out):
+        np.maximum(z, 0, out=out)
+
+    @staticmethod
+    def where_positive(z, e):
+        return np.where(z > 0, e, 0)
+
+    @staticmethod
+    def copy(v):
+        return v.copy()
+
+    @staticmethod
+    def numpy(v):
+        return v
+
+
+class _Torch:
+    """The same operations on torch tensors (int64 codes, float64 for the exact products)."""
+    name = "torch"
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+        self.outer = torch.outer
+
+    def array(self, v):
+        return self.torch.as_tensor(np.asarray(v, dtype=np.int64))
+
+    def to_float(self, v):
+        return v.to(self.torch.float64)
+
+    def to_int(self, v):
+        return v.to(self.torch.int64)
+
+    @staticmethod
+    def relu(z):
+        return z.clamp(min=0)
+
+    def relu_into(self, z, out):
+        self.torch.clamp(z, min=0, out=out)
+
+    def where_positive(self, z, e):
+        return self.torch.where(z > 0, e, 0)
+
+    @staticmethod
+    def copy(v):
+        return v.clone()
+
+    @staticmethod
+    def numpy(v):
+        return v.numpy()
+
+
+class StepKernel:
+    """One online-SGD step of the TaxoNN arithmetic on int64 codes, NumPy arrays (``backend="numpy"``) or
+    torch tensors (``"torch"``): `train_steps` runs it a block at a time, `models.taxonn_torch.TaxoNNTorch`
+    one step at a time. The same values as ``TaxoNNGolden.step``, bit for bit.
+
+    Layout: a layer's bias is its weight matrix's last column (`join`), and every layer input ends in the
+    constant code 1.0, so ``W a + (b << af)`` is one product; the gradient bus's ``d a`` (ef + af fractional
+    bits) in that column is ``d * 2**af``, which the g requantizer rounds and saturates exactly as the bias
+    one (``Arithmetic.gb``) does ``d`` (ef bits): one update serves both, with the bias's draw last in the
+    joined draws (`models.taxonn.block_draws` with ``joined=True``).
+    """
+
+    def __init__(self, cfg, backend="numpy"):
+        self.cfg = cfg
+        self.ops = _NumPy() if backend == "numpy" else _Torch() if backend == "torch" else None
+        if self.ops is None:
+            raise ValueError(f"`backend` must be numpy or torch, not {backend!r}")
+        self.ar = Arithmetic(cfg)
+        self.use_float = _float_layers(cfg)
+        self.one = 1 << cfg.a_fmt.frac
+        L = cfg.n_layers
+        self.kinds = [cfg.hidden_activation] * (L - 1) + [cfg.output]
+        sigmoid = None
+        if "sigmoid" in self.kinds:
+            sigmoid = _sigmoid(cfg)
+            if self.ops.name == "torch":  # the table (or the PWL) on NumPy codes, back to a tensor
+                base = sigmoid
+                sigmoid = lambda z: self.ops.array(base(z.numpy()))  # noqa: E731
+        self.sigmoid = sigmoid
+        # each hidden layer's output, with the constant 1.0 after it: the next layer's input
+        self.inputs = [None] + [self.ops.array(np.full(n + 1, self.one)) for n in cfg.layers[1:-1]]
+
+    def join(self, params):
+        """``[(W, b)]`` (NumPy codes) -> the kernel's ``[W | b]`` arrays."""
+        return [self.ops.array(np.concatenate([w, np.asarray(b)[:, None]], axis=1)) for w, b in params]
+
+    def split(self, joined):
+        """The kernel's arrays -> ``[(W, b)]`` as NumPy int64 codes."""
+        return [(self.ops.numpy(w[:, :-1]).copy(), self.ops.numpy(w[:, -1]).copy()) for w in joined]
+
+    def input_codes(self, x):
+        """Float inputs ``(N, n_0)`` -> their activation codes with the constant 1.0 after them, ``(N, n_0 + 1)``."""
+        x = np.asarray(x, dtype=np.float64)
+        a0 = np.empty((len(x), x.shape[1] + 1), dtype=np.int64)
+        a0[:, :-1] = quantize(x, self.cfg.a_fmt)
+        a0[:, -1] = self.one
+        return self.ops.array(a0)
+
+    def forward(self, params, a0):
+        """The forward pass from input codes ``a0`` (with the 1.0): the output codes, leaving each hidden
+        layer's output in `inputs` and returning the pre-activations and float copies `backward` reuses."""
+        ops, rq_z, kinds, L = self.ops, self.ar.z, self.kinds, len(params)
+        a = self.inputs[0] = a0
+        zs, wfs = [], []
+        for l, w in enumerate(params):
+            if self.use_float[l]:  # one conversion serves the forward and the backward product
+                wfs.append(ops.to_float(w))
+                z = rq_z(ops.to_int(wfs[l] @ ops.to_float(a)))
+            else:
+                wfs.append(None)
+                z = rq_z(w @ a)
+            zs.append(z)
+            if l == L - 1:
+                a = ops.relu(z) if kinds[l] == "relu" else self.sigmoid(z) if kinds[l] == "sigmoid" else z
+            else:
+                a = self.inputs[l + 1]
+                if kinds[l] == "relu":
+                    ops.relu_into(z, a[:-1])
+                else:
+                    a[:-1] = self.sigmoid(z)
+        return a, zs, wfs
+
+    def step(self, params, a0, label, rands=None):
+        """One training step: updates ``params`` (the list, in place) and returns the output codes before
+        the update. ``rands``: per layer the step's joined update draws (stochastic rounding)."""
+        ops, ar, cfg, one = self.ops, self.ar, self.cfg, self.one
+        out, zs, wfs = self.forward(params, a0)
+        err = ops.copy(out)
+        err[label] -= one
+        d = ar.err(err)
+        for l in reversed(range(len(params))):
+            w = params[l]
+            d_next = None
+            if l > 0:
+                n_in = cfg.layers[l]
+                e = ar.e(ops.to_int(wfs[l][:, :n_in].T @ ops.to_float(d)) if self.use_float[l]
+                         else w[:, :n_in].T @ d)
+                if cfg.hidden_activation == "relu":
+                    d_next = ops.where_positive(zs[l - 1], e)
+                else:
+                    act = self.inputs[l][:-1]
+                    d_next = ar.d(e * ar.p(act * (one - act)))
+            params[l] = ar.update(w, ar.g(ops.outer(d, self.inputs[l])), None if rands is None else rands[l])
+            d = d_next
+        return out
 
 
 def train_steps(golden, x, labels, *, block=128):
@@ -167,60 +351,19 @@ def train_steps(golden, x, labels, *, block=128):
         raise ValueError(f"expected inputs (N, {cfg.layers[0]}) and N labels, not {x.shape} and {labels.shape}")
     if len(labels) and (labels.min() < 0 or labels.max() >= cfg.layers[-1]):
         raise ValueError(f"labels must be in [0, {cfg.layers[-1]}), not {int(labels.min())}..{int(labels.max())}")
-    af = cfg.a_fmt.frac
-    L = cfg.n_layers
-    use_float = _float_layers(cfg)
-    ar = Arithmetic(cfg)
-    rq_z, rq_err, rq_e, rq_p, rq_d, rq_g, rq_gb = ar.z, ar.err, ar.e, ar.p, ar.d, ar.g, ar.gb
-    update, rand_mask = ar.update, ar.rand_mask
-    kinds = [cfg.hidden_activation] * (L - 1) + [cfg.output]
-    sigmoid = _sigmoid(cfg) if "sigmoid" in kinds else None
-    one = 1 << af
-    stochastic = cfg.rounding == "stochastic"
-
-    params = [(w.copy(), b.copy()) for w, b in golden.params]
-    a0_all = quantize(x, cfg.a_fmt)
+    kernel = StepKernel(cfg)
+    params = kernel.join(golden.params)
+    a0 = kernel.input_codes(x)
     outputs = np.empty((len(x), cfg.layers[-1]), dtype=np.int64)
+    stochastic = cfg.rounding == "stochastic"
+    L = cfg.n_layers
     for start in range(0, len(x), block):
         stop = min(start + block, len(x))
-        draws = None
+        rands = None
         if stochastic:
-            draws, _ = block_draws(cfg, golden.bank, stop - start, mask=rand_mask)
+            rands, _ = block_draws(cfg, golden.bank, stop - start, mask=kernel.ar.rand_mask, joined=True)
         for i in range(start, stop):
-            a = a0_all[i]
-            a_in, zs, wfs = [a], [], []
-            for l, (w, b) in enumerate(params):
-                if use_float[l]:  # one conversion serves the forward and the backward product
-                    wfs.append(w.astype(np.float64))
-                    acc = (wfs[l] @ a.astype(np.float64)).astype(np.int64)
-                else:
-                    wfs.append(None)
-                    acc = w @ a
-                z = rq_z(acc + (b << af))
-                kind = kinds[l]
-                a = np.maximum(z, 0) if kind == "relu" else sigmoid(z) if kind == "sigmoid" else z
-                zs.append(z)
-                a_in.append(a)
-            out = a
-            outputs[i] = out
-            err = out.copy()
-            err[labels[i]] -= one
-            d = rq_err(err)
-            for l in reversed(range(L)):
-                w, b = params[l]
-                d_next = None
-                if l > 0:
-                    e = rq_e((wfs[l].T @ d.astype(np.float64)).astype(np.int64) if use_float[l] else w.T @ d)
-                    if cfg.hidden_activation == "relu":
-                        d_next = np.where(zs[l - 1] > 0, e, 0)
-                    else:
-                        act = a_in[l]
-                        d_next = rq_d(e * rq_p(act * (one - act)))
-                rand_w = draws[l][0][i - start] if stochastic else None
-                rand_b = draws[l][1][i - start] if stochastic else None
-                w_new = update(w, rq_g(np.multiply.outer(d, a_in[l])), rand_w)
-                b_new = update(b, rq_gb(d), rand_b)
-                params[l] = (w_new, b_new)
-                d = d_next
-    golden.params = params
+            outputs[i] = kernel.step(params, a0[i], labels[i],
+                                     [rands[l][i - start] for l in range(L)] if stochastic else None)
+    golden.params = kernel.split(params)
     return outputs, outputs.argmax(axis=1)

@@ -216,9 +216,22 @@ def test_config_errors(kwargs, message):
         TaxoNNConfig(**kwargs)
 
 
-def test_torch_path_refuses_inexact_widths():
-    with pytest.raises(ValueError, match="exact only with accumulators of at most 53 bits"):
-        TaxoNNTorch(TaxoNNConfig(w_fmt="28.20", a_fmt="26.20", e_fmt="26.20"))
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_torch_path_is_exact_beyond_float64(rounding):
+    """Formats whose products need more than float64's 53 bits: the torch engine computes in int64 codes,
+    so it stays bit-identical to the golden model (its products take float64 only where a bound proves it
+    exact, which these widths do not allow)."""
+    cfg = TaxoNNConfig(layers=(64, 12, 10), w_fmt="28.20", a_fmt="26.20", e_fmt="26.20", g_fmt="30.26",
+                       rounding=rounding, lr_shift=4)
+    assert cfg.min_acc_bits > 53
+    golden, trainer = TaxoNNGolden(cfg), TaxoNNTorch(cfg)
+    for step, i in enumerate(sample_order(len(DIGITS.x_train), 40, seed=2)):
+        out_g = golden.step(DIGITS.x_train[i], DIGITS.y_train[i]).outputs
+        out_t = trainer.step(DIGITS.x_train[i], DIGITS.y_train[i]).numpy()
+        assert out_g.tolist() == out_t.tolist(), f"step {step}: outputs differ"
+        first = _first_divergence(golden.params, trainer.codes())
+        assert first is None, f"step {step}: {first}"
+    assert _first_divergence(init_params(cfg), golden.params) is not None
 
 
 def test_golden_rejects_bad_params_and_inputs():

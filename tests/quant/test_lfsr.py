@@ -111,3 +111,20 @@ def test_fast_draws_equal_step_by_step():
         slow.append(bits.astype(np.int64))
     assert fast.tolist() == np.array(slow).tolist()
     assert bank.state.tolist() == state.tolist()
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 17])
+def test_long_runs_from_the_recurrence_equal_step_by_step(lanes):
+    """Past its first 2,048 rows `LFSRBank.states` uses the recurrence x[n] = x[n-S] ^ x[n-2S] ^ x[n-22S] ^
+    x[n-32S] with strides S up to 2^k: every state of a run crossing several strides (and a partial last
+    stride) equals the vectorized one-step map applied draw after draw."""
+    count = 9000
+    bank = LFSRBank(5, lanes)
+    states = bank.states(count).astype(np.uint64)
+    state, slow = LFSRBank(5, lanes).state.copy(), np.empty((count, lanes), dtype=np.uint64)
+    for i in range(count):
+        state, _ = draw_step(state)
+        slow[i] = state
+    first = np.argwhere(states != slow)
+    assert not len(first), f"row {first[0][0]} lane {first[0][1]}: {states[tuple(first[0])]} != {slow[tuple(first[0])]}"
+    assert bank.state.tolist() == state.tolist()
