@@ -195,14 +195,18 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
     while step < total:
         epoch_end = min((step // n + 1) * n, total)
         order = sample_order(n, epoch_end - step, seed=seed, shuffle=shuffle, start=step)
-        if engine == "golden" and ref is None:
-            # the golden model's arithmetic a block at a time (models.taxonn_steps), up to each checkpoint
+        if engine == "golden":
+            # the golden model's arithmetic a block at a time (models.taxonn_steps), up to each checkpoint;
+            # the float reference (independent of it) takes the same samples after each block
             done = 0
             while done < len(order):
                 upto = min(len(order), done + min(BLOCK, checkpoint_every - step % checkpoint_every))
                 idx = order[done:upto]
                 _, preds = train_steps(golden, dataset.x_train[idx], dataset.y_train[idx])
                 partial["correct"] += int((preds == dataset.y_train[idx]).sum())
+                if ref is not None:
+                    for i in idx:
+                        ref.step(dataset.x_train[i], dataset.y_train[i])
                 for _ in idx:
                     step += 1
                     if on_step is not None:
@@ -211,12 +215,10 @@ def train_taxonn(cfg, dataset, out_dir, *, epochs=1, max_steps=None, shuffle=Tru
                 done = upto
                 if step % checkpoint_every == 0 and step < epoch_end:
                     save_checkpoint()
-        else:  # the torch engine, or beside a float reference: one step at a time
+        else:  # the torch engine: one step at a time
             for i in order:
                 x, y = dataset.x_train[i], dataset.y_train[i]
-                result = trainer.step(x, y)
-                outputs = result.outputs if engine == "golden" else result.numpy()
-                pred = int(np.argmax(outputs))
+                pred = int(np.argmax(trainer.step(x, y).numpy()))
                 partial["correct"] += int(pred == int(y))
                 if ref is not None:
                     ref.step(x, y)

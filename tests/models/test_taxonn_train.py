@@ -43,6 +43,19 @@ def test_killed_and_resumed_run_ends_identical(tmp_path, engine):
         assert straight[key] == resumed[key]
 
 
+def test_engines_and_the_float_reference_agree(tmp_path):
+    """The golden engine (blocks of steps, the float reference stepping through each block after it) and the
+    torch engine (one step at a time, the reference beside it) end with the same weights, float weights,
+    history and accuracy."""
+    kwargs = dict(epochs=1, max_steps=700, float_reference=True, progress=False)
+    runs = {e: train_taxonn(CFG, DIGITS, tmp_path / e, engine=e, **kwargs) for e in ("golden", "torch")}
+    for name in ("weights.npz", "float_weights.npz"):
+        with np.load(tmp_path / "golden" / name) as x, np.load(tmp_path / "torch" / name) as y:
+            assert sorted(x) == sorted(y) and all(np.array_equal(x[k], y[k]) for k in x), name
+    for key in ("test_accuracy", "float_test_accuracy", "history"):
+        assert runs["golden"][key] == runs["torch"][key], key
+
+
 def test_outputs_and_layout(tmp_path):
     metrics = train_taxonn(CFG, DIGITS, tmp_path, epochs=1, max_steps=500, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == \
