@@ -31,14 +31,19 @@ CASES = list(itertools.product(["nearest", "stochastic"], ["relu", "sigmoid"], [
 def test_torch_path_is_bit_identical_to_golden(rounding, hidden, output):
     cfg = TaxoNNConfig(layers=(64, 24, 16, 10), pes=3, rounding=rounding, hidden_activation=hidden,
                        output=output, lr_shift=3, lfsr_seed=5, init_seed=2)
+    _train_both(cfg, 220, seed=4)
+
+
+def _train_both(cfg, steps, seed):
+    """Train the golden model and the torch engine side by side; after every step, the same outputs and the
+    same parameters; and the run really trained (it did not stand still at the initial weights)."""
     golden, trainer = TaxoNNGolden(cfg), TaxoNNTorch(cfg)
-    for step, i in enumerate(sample_order(len(DIGITS.x_train), 220, seed=4)):
+    for step, i in enumerate(sample_order(len(DIGITS.x_train), steps, seed=seed)):
         out_g = golden.step(DIGITS.x_train[i], DIGITS.y_train[i]).outputs
         out_t = trainer.step(DIGITS.x_train[i], DIGITS.y_train[i]).numpy()
         assert out_g.tolist() == out_t.tolist(), f"step {step}: outputs differ"
         first = _first_divergence(golden.params, trainer.codes())
         assert first is None, f"step {step}: {first}"
-    # the run really trained (it did not stand still at the initial weights)
     assert _first_divergence(init_params(cfg), golden.params) is not None
 
 
@@ -224,14 +229,7 @@ def test_torch_path_is_exact_beyond_float64(rounding):
     cfg = TaxoNNConfig(layers=(64, 12, 10), w_fmt="28.20", a_fmt="26.20", e_fmt="26.20", g_fmt="30.26",
                        rounding=rounding, lr_shift=4)
     assert cfg.min_acc_bits > 53
-    golden, trainer = TaxoNNGolden(cfg), TaxoNNTorch(cfg)
-    for step, i in enumerate(sample_order(len(DIGITS.x_train), 40, seed=2)):
-        out_g = golden.step(DIGITS.x_train[i], DIGITS.y_train[i]).outputs
-        out_t = trainer.step(DIGITS.x_train[i], DIGITS.y_train[i]).numpy()
-        assert out_g.tolist() == out_t.tolist(), f"step {step}: outputs differ"
-        first = _first_divergence(golden.params, trainer.codes())
-        assert first is None, f"step {step}: {first}"
-    assert _first_divergence(init_params(cfg), golden.params) is not None
+    _train_both(cfg, 40, seed=2)
 
 
 def test_golden_rejects_bad_params_and_inputs():

@@ -12,6 +12,8 @@ from amaranth.lib.wiring import In, Out
 from rtl.rtlil import merge_identical_modules
 from rtl.synth import synthesize
 
+from .test_synth import Add
+
 LEAF = """attribute \\generator "Amaranth"
 module {name}
 
@@ -118,17 +120,6 @@ def test_modules_equal_up_to_port_names_merge_bottom_up():
 def test_nothing_to_merge_leaves_the_text_alone():
     text = TOP + PARENT.format(name="\\top.u0", child="\\top.u0.leaf", a="\\a")
     assert merge_identical_modules(text) == (text, {})
-
-
-class Add(wiring.Component):
-    a: In(4)
-    b: In(4)
-    s: Out(5)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.s.eq(self.a + self.b)
-        return m
 
 
 class TwoAdders(wiring.Component):
