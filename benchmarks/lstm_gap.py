@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/lstm_gap.py --task seq-digits --hidden 16,32,64,128 --epochs 20 --batch 32 \
         --lr 0.02 --lr-final 0.002 --plot docs/img/lstm-gap-seq-digits.png
     .venv/bin/python benchmarks/lstm_gap.py --task ptb-char --hidden 128,256 --epochs 10 --batch 64 --lr 0.002 \
-        --recurrent-bn batch --data-dir ../shared/data --plot docs/img/lstm-gap-ptb.png
+        --lr-final 0.0002 --recurrent-bn batch --data-dir ../shared/data --plot docs/img/lstm-gap-ptb.png
 
 Trains (or re-reads, when ``OUT/<run>/metrics.json`` holds the same configuration)
 fp, ternary and binary at every hidden size, everything else equal, and reports
