@@ -140,7 +140,6 @@ class Arithmetic:
         self.p = _requantizer(af, cfg.a_fmt)               # a (1 - a): 2 af
         self.d = _requantizer(af, cfg.e_fmt)               # e p: ef + af
         self.g = _requantizer(ef + af - gf, cfg.g_fmt)     # d a: ef + af
-        self.gb = _requantizer(ef - gf, cfg.g_fmt)         # d: ef
         self.lr = _rounder(gf + cfg.lr_shift - wf, cfg.rounding)
         self.rand_mask = _rand_mask(gf + cfg.lr_shift - wf)
         self.w_lo, self.w_hi = cfg.w_fmt.min_code, cfg.w_fmt.max_code
@@ -245,8 +244,8 @@ class StepKernel:
 
     Layout: a layer's bias is its weight matrix's last column (`join`), and every layer input ends in the
     constant code 1.0, so ``W a + (b << af)`` is one product; the gradient bus's ``d a`` (ef + af fractional
-    bits) in that column is ``d * 2**af``, which the g requantizer rounds and saturates exactly as the bias
-    one (``Arithmetic.gb``) does ``d`` (ef bits): one update serves both, with the bias's draw last in the
+    bits) in that column is ``d * 2**af``, which the g requantizer rounds and saturates exactly as the golden
+    model's bias gradient ``requantize(d, ef, g_fmt)`` does ``d``: one update serves both, with the bias's draw last in the
     joined draws (`models.taxonn.block_draws` with ``joined=True``).
     """
 
@@ -288,7 +287,7 @@ class StepKernel:
 
     def forward(self, params, a0):
         """The forward pass from input codes ``a0`` (with the 1.0): the output codes, leaving each hidden
-        layer's output in `inputs` and returning the pre-activations and float copies `backward` reuses."""
+        layer's output in `inputs` and returning the pre-activations and float copies `step` reuses."""
         ops, rq_z, kinds, L = self.ops, self.ar.z, self.kinds, len(params)
         a = self.inputs[0] = a0
         zs, wfs = [], []

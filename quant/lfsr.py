@@ -134,17 +134,17 @@ def _recur(seq, filled):
     XORs of rows further back, the stride doubling as the filled part grows."""
     count, lanes = seq.shape
     flat = seq.reshape(-1)
-    xor = np.bitwise_xor
+    first, second, *rest = _LAGS
     while filled < count:
         stride = 1 << ((filled // _LAGS[-1]).bit_length() - 1)
-        stop = min(count, 2 * filled, filled + 32 * stride)
+        stop = min(count, 2 * filled, filled + _LAGS[-1] * stride)
         w = stride * lanes
         for n in range(filled * lanes, stop * lanes, w):
             m = min(w, stop * lanes - n)
             out = flat[n:n + m]
-            xor(flat[n - w:n - w + m], flat[n - 2 * w:n - 2 * w + m], out=out)
-            xor(out, flat[n - 22 * w:n - 22 * w + m], out=out)
-            xor(out, flat[n - 32 * w:n - 32 * w + m], out=out)
+            np.bitwise_xor(flat[n - first * w:n - first * w + m], flat[n - second * w:n - second * w + m], out=out)
+            for lag in rest:
+                np.bitwise_xor(out, flat[n - lag * w:n - lag * w + m], out=out)
         filled = stop
 
 
