@@ -42,14 +42,30 @@ GLITCH_METHOD = ("a window of the workload on Icarus with the netlist's delays: 
 _TRIPLE = re.compile(r"\((-?[\d.]+)::(-?[\d.]+)\)")
 
 
+#: a module name and the parameter assignment ``#( .NAME(value), ... )`` of an instance (values hold at most one
+#: level of parentheses)
+_PARAMETERIZED = re.compile(r"(\\?[\w$]+)\s*#\((?:[^()]|\([^()]*\))*\)")
+
+
+def _without_parameters(text):
+    """The netlist with each parameterized instance made an instance of a black box of its own (OpenSTA's
+    Verilog reader takes no parameters, and gives a black box the port widths of its first instance). Only
+    the kept memories (instances of the parameterized memory model) have parameters; STA has no timing for
+    them either way, so every standard cell's delays are unchanged."""
+    count = iter(range(1 << 62))
+    return _PARAMETERIZED.sub(lambda m: f"{m.group(1)}_blackbox{next(count)}", text)
+
+
 def write_sdf_for(synth, netlist, sdc, work_dir):
     """SDF of the simulation netlist file ``netlist`` (written by `Synthesis.write_sim_netlist`) under the
     constraints ``sdc``, from OpenSTA; returns its path (typ values filled in)."""
     work = ensure_dir(work_dir).resolve()
     lib = _sta_liberty(synth.liberty, work, "library")
     raw, sdf = work / "raw.sdf", work / "netlist.sdf"
+    sta_netlist = work / "netlist.v"
+    sta_netlist.write_text(_without_parameters(Path(netlist).read_text()))
     script = work / "sdf.tcl"
-    script.write_text(f"read_liberty {lib}\nread_verilog {Path(netlist).resolve()}\nlink_design {synth.top}\n"
+    script.write_text(f"read_liberty {lib}\nread_verilog {sta_netlist}\nlink_design {synth.top}\n"
                       f"read_sdc {Path(sdc).resolve()}\nwrite_sdf -divider . -digits 4 {raw}\n")
     proc = subprocess.run([find_sta(), "-no_init", "-no_splash", "-exit", str(script)], cwd=work,
                           capture_output=True, text=True)
@@ -58,6 +74,7 @@ def write_sdf_for(synth, netlist, sdc, work_dir):
     if proc.returncode != 0 or errors or not raw.is_file():
         raise RuntimeError(f"OpenSTA could not write SDF for {synth.top} (log {work / 'sdf.log'}): "
                            f"{(errors or ['no SDF written'])[0]}")
+    sta_netlist.unlink()
     text = raw.read_text()
     sdf.write_text(_TRIPLE.sub(lambda m: f"({m.group(1)}:{max(float(m.group(1)), float(m.group(2))):g}:{m.group(2)})",
                                text))

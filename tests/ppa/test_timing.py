@@ -4,6 +4,7 @@ constraint, buffered high-fan-out nets, OpenSTA run by hand on the same netlist,
 import bisect
 import gzip
 import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -309,6 +310,21 @@ def test_kept_memories_get_a_timing_model(tools, tmp_path):
     cells = analyze_timing(synthesize(Buffer(), tools, memories="cells"), work_dir=tmp_path / "cells")
     assert "flip-flops" in cells.memories_timing and cells.slew_violations == 0
 
+
+
+def test_sdf_of_a_netlist_with_a_kept_memory(tools, tmp_path):
+    """The simulation netlist gives the kept memory's model its parameters, which OpenSTA's reader does not
+    take: the SDF is written from a copy where the memory is a black box, with every standard cell's delays."""
+    from ppa.glitch import write_sdf_for
+    kept = synthesize(Buffer(), tools)
+    netlist = kept.write_sim_netlist(tmp_path / "sim", specify=True)[0]
+    assert "#(" in netlist.read_text()
+    sdc = write_sdc(tmp_path / "c.sdc", clock_port="clk", period_ns=10.0)
+    sdf = write_sdf_for(kept, netlist, sdc, tmp_path / "sdf").read_text()
+    cells = [line.split()[1] for line in netlist.read_text().splitlines()
+             if line.strip().startswith("sky130_fd_sc_hd__")]
+    annotated = re.findall(r"\(INSTANCE ([^)]+)\)", sdf)
+    assert cells and sorted(annotated) == sorted(cells) and "mem_v2" not in sdf
 
 # -- bad inputs ---------------------------------------------------------------------------------------
 
