@@ -16,6 +16,7 @@ __all__ = ["CLIError", "begin", "emit", "progress", "check_build_root", "restart
 
 SEED = int_type(0, SEED_MAX, "an integer seed")
 COUNT = int_type(1, None, "a positive integer")
+COUNT0 = int_type(0, None, "a non-negative integer")
 
 
 class CLIError(BadInput):

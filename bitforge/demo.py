@@ -39,7 +39,7 @@ DEMO = {
     "lstm": {"task": "seq-digits", "weights": "ternary", "hidden": 64, "epochs": 20},
     "icarus_taxonn_steps": 40,      # Icarus runs ~150x slower than Verilator: fewer RTL steps there
     "icarus_lstm_sequences": 20,
-    "report": {"taxonn_steps": 2, "lstm_hidden": 16, "lstm_sequences": 1, "library": "ihp", "clock_mhz": None},
+    "report": {"taxonn_steps": 20, "lstm_sequences": 20, "library": "ihp", "clock_mhz": None},
 }
 
 
@@ -180,9 +180,7 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     from models.lstm import LSTMConfig, LSTMWeights
     from rtl.liberty import default_liberty, read_liberty
     from rtl.synth import find_yosys, ToolNotFound
-    from sim.runner import simulator_status
     from .report import lstm_report, trained_lstm_modes, LSTM_MODES
-    from .designs.lstm import train_demo_network
     from .designs.taxonn import demo_config
     r = s["report"]
     try:
@@ -192,18 +190,16 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
         progress(f"reports skipped: {e}")
         return {"skipped": str(e)}
     read_liberty(liberty)  # parsed once here, cached for the workers
-    # the demo's report netlists (all memories of the H=16 network in cells: about 216k cells for fixed12)
-    # take longer to build under Verilator than Icarus takes to run their short workloads: Icarus here
-    gate_sim = "icarus" if simulator_status("icarus")[0] else "verilator"
-    # gate-level simulation of the H=64 LSTM takes ~10 minutes per mode: the report runs a smaller one,
-    # trained the same way, so its power comes from real sequences and trained weights
-    small_dir = lstm_dir / f"report-h{r['lstm_hidden']}"
-    small = train_demo_network(s, small_dir, s["lstm"]["weights"], r["lstm_hidden"], progress)
-    weights = LSTMWeights.load(small_dir / "lstm.npz")
+    # the network the demo trained, against the same training run in the other modes (each design runs its
+    # own trained network; the float network the demo trained is that run's fixed12 network)
+    d = s["lstm"]
+    trained = lstm_dir / d["weights"] / "lstm.npz"
+    weights = LSTMWeights.load(trained)
+    metrics = json.loads((trained.parent / "metrics.json").read_text())
     lcfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
-    # like for like: the same training run in the other modes, each design runs its own trained network
-    nets, sources = trained_lstm_modes(lcfg, small_dir / "lstm.npz", lstm_dir / f"report-h{r['lstm_hidden']}-modes",
+    nets, sources = trained_lstm_modes(lcfg, trained, lstm_dir / "report-modes", trained={"fixed12": lstm_dir / "float"},
                                        progress=progress)
+    gate_sim = "verilator"
     paths = {}
     for mode, net in nets.items():
         paths[mode] = out / "lstm" / "weights" / f"{mode}.npz"
@@ -234,8 +230,9 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
                    "energy_per_step_nj": t["energy"]["per_step_pj"] / 1e3,
                    "model_difference": t["energy_model"]["difference"],
                    "area_ratio": t["comparison"]["area_ratio"], "power_ratio": t["comparison"]["power_ratio"],
+                   "steps": r["taxonn_steps"],
                    "html": str(out / "taxonn" / "report.html")},
-        "lstm": {"config": lcfg.to_json(), "trained_accuracy": small["hardware"]["test_accuracy"],
+        "lstm": {"config": lcfg.to_json(), "trained_accuracy": metrics["hardware"]["test_accuracy"],
                  "sequences": r["lstm_sequences"], "cycles": l["workload"]["cycles_simulated"],
                  "area_um2": l["area_um2"]["total"], "power_mw": l["power_mw"]["total"],
                  "clock_mhz": l["clock_mhz"], "fmax_mhz": l["timing"]["fmax_mhz"],
@@ -274,19 +271,15 @@ def _table(summary):
          "float": l["float_accuracy"], "quantized": l["hardware_accuracy"], "rtl": lr.get("accuracy"),
          "rtl_run": f"{lr['samples']} test sequences on {lr['simulator']}",
          "mismatches": lr["mismatches"], "cycles": lr["cycles"], "cycles_model": lr["cycles_model"],
-         "area_um2": None, "power_mw": None, "ratios": None},
+         "area_um2": lx and lx["area_um2"], "power_mw": lx and lx["power_mw"],
+         "ratios": lx and _lstm_ratios(lx["vs_fixed12"][l["mode"]], l["mode"])},
     ]
-    if lx:
-        vs = lx["vs_fixed12"][l["mode"]]
-        rows.append({"design": f"BT-LSTM {l['mode']} H={lx['config']['hidden']} (power/area report)",
-                     "task": f"{l['task']}, test split", "float": None, "quantized": lx["trained_accuracy"],
-                     "rtl": None, "rtl_run": f"{lx['sequences']} test sequence(s) on the gate-level netlist "
-                                             f"({rep['gate_sim']})",
-                     "mismatches": 0, "cycles": lx["cycles"], "cycles_model": None,
-                     "area_um2": lx["area_um2"], "power_mw": lx["power_mw"],
-                     "ratios": f"fixed12 / {l['mode']}: area {vs['area_ratio']:.2f}x, power {vs['power_ratio']:.2f}x, "
-                               f"weight memory {vs['weight_memory_ratio']:.1f}x"})
     return rows
+
+
+def _lstm_ratios(vs, mode):
+    return (f"fixed12 / {mode}: area {vs['area_ratio']:.2f}x, power {vs['power_ratio']:.2f}x, energy per step "
+            f"{vs['energy_per_step_ratio']:.2f}x, weight memory {vs['weight_memory_ratio']:.1f}x")
 
 
 def format_summary(summary):
@@ -313,8 +306,9 @@ def format_summary(summary):
                       f"{rep['taxonn']['clock_mhz']:g} MHz, its baseline {rep['taxonn']['baseline_clock_mhz']:g} MHz, "
                       f"BT-LSTM {rep['lstm']['clock_mhz']:g} MHz), zero-delay gate-level activity "
                       f"on {rep['gate_sim']} (a lower bound); the netlists' results were checked against the golden "
-                      f"models on the way. The LSTM report runs a smaller network trained the same way: gate-level "
-                      f"simulation of H={summary['lstm']['config']['hidden']} takes ~10 minutes per mode"]
+                      f"models on the way: TaxoNN {rep['taxonn']['steps']} training steps, BT-LSTM "
+                      f"{rep['lstm']['sequences']} test sequences of the network above and of the same run trained "
+                      f"in the other modes"]
     verdict = "RTL bit-exact with the golden models" if summary["all_passed"] else "MISMATCHES FOUND"
     lines += ["", f"{verdict}; wrote index.html (stages {summary['stages_wall_s']} s, this run {summary['wall_s']} s)"]
     return "\n".join(lines)
@@ -435,8 +429,9 @@ def _index_page(out, summary):
              f"{', '.join(summary['simulators'])}"]
     if "skipped" not in rep:
         notes.append(f"power and area: {rep['library']}, each design at its own fmax from OpenSTA, zero-delay "
-                     f"gate-level activity on {rep['gate_sim']} (a lower bound); the report's LSTM is a smaller "
-                     f"network (H={rep['lstm']['config']['hidden']}) trained the same way")
+                     f"gate-level activity on {rep['gate_sim']} (a lower bound) over {rep['taxonn']['steps']} TaxoNN "
+                     f"training steps and {rep['lstm']['sequences']} BT-LSTM test sequences; the LSTM report runs "
+                     f"the network the demo trained, against the same run trained in the other modes")
     sections.append(Section("Run", (Bullets(tuple(notes)),)))
     return Page("bitforge demo", tuple(headline), tuple(sections),
                 subtitle="TaxoNN and BT-LSTM from quantized training to verified RTL, with power and area")

@@ -28,8 +28,9 @@ PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
 #: at compiled speed (`ppa.native`) they take seconds to minutes of simulation
 TAXONN_STEPS = 100
 LSTM_SEQUENCES = 50
-#: the runs at the start of the workload also simulated with the netlist's delays (`ppa.glitch`): Icarus
-#: with SDF runs at event speed, so a window, not the workload
+#: the steps at the start of the workload (TaxoNN training steps, LSTM time steps of the first sequence)
+#: also simulated with the netlist's delays (`ppa.glitch`): Icarus with SDF runs at event speed, so a
+#: window, not the workload
 TAXONN_GLITCH_WINDOW = 2
 LSTM_GLITCH_WINDOW = 1
 
@@ -246,7 +247,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
                       sram_liberty=None, sim="verilator", sequences=LSTM_SEQUENCES, seed=0, source="trained weights",
                       glitch_window=LSTM_GLITCH_WINDOW, zero_skip=True, progress=None):
     """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode. ``glitch_window``:
-    that many sequences also run with the netlist's delays (`ppa.glitch`); 0 or None: none. ``zero_skip``
+    that many time steps (from the first sequence on) also run with the netlist's delays (`ppa.glitch`); 0 or None: none. ``zero_skip``
     (ternary): the workload runs again with every zero weight set to +1 (`_zero_skip`)."""
     from accel.lstm import LSTM
     from models.lstm import schedule
@@ -259,7 +260,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     wl = lstm_workload(c, weights, sequences, seed)
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
                           lstm_energy, require_timing=require_timing, sram_liberty=sram_liberty,
-                          glitch_window=min(glitch_window or 0, sequences))
+                          glitch_window=glitch_window or 0)
     if mode == "ternary" and zero_skip:
         # the clock as given (None: the same synthesis, its fmax), so that the rerun uses the same netlist
         fig["zero_skip"] = _zero_skip(c, weights, liberty, Path(out_dir) / "work" / "ternary-dense", fig, sim=sim,
@@ -325,15 +326,17 @@ def lstm_training_run(cfg, weights_path, *, compare=True):
                        f"--no-compare") from None
 
 
-def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=None):
+def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, trained=None, progress=None):
     """``({mode: LSTMWeights}, {mode: description})``: the network at ``weights_path`` (``cfg.mode``) and,
     with ``compare``, the same training run in every other of `LSTM_MODES`, trained into ``work_dir``.
 
     The run's settings come from the ``metrics.json`` that `models.lstm_train.train_lstm` writes beside
     its ``lstm.npz``; without ``weights_path``, one run on seq-digits with the task's defaults and
-    ``cfg.hidden`` is trained in every mode."""
+    ``cfg.hidden`` is trained in every mode. ``trained`` maps modes to run directories that may already
+    hold the same run in that mode (the demo's float network is its fixed12 run): each is used when its
+    recorded run is that one, else the mode is trained."""
     from models.lstm import LSTMWeights
-    from models.lstm_train import train_modes
+    from models.lstm_train import EXPORT_MODE, finished_run, train_modes
     modes = [cfg.mode] + ([m for m in LSTM_MODES if m != cfg.mode] if compare else [])
     run = lstm_training_run(cfg, weights_path, compare=compare)
     given = {}
@@ -342,6 +345,11 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, progress=No
             w = LSTMWeights.load(weights_path)
             return {w.mode: w}, {w.mode: f"trained weights ({Path(weights_path).name})"}
         given[cfg.mode] = Path(weights_path).parent
+    training = {v: k for k, v in EXPORT_MODE.items()}
+    for mode, run_dir in (trained or {}).items():
+        if mode in modes and mode not in given and finished_run(dataclasses.replace(run, weights=training[mode]),
+                                                                 run_dir) is not None:
+            given[mode] = Path(run_dir)
     runs = train_modes(run, modes, work_dir, given=given, progress=False, say=progress)
     nets, sources = {}, {}
     for mode, (path, metrics) in runs.items():

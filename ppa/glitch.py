@@ -83,7 +83,7 @@ def write_sdf_for(synth, netlist, sdc, work_dir):
 
 
 def glitch_figure(synth, workload, window_runs, clock_mhz, zero_delay, out_dir, *, progress=None):
-    """Run the first ``window_runs`` runs of ``workload`` (`ppa.estimate.Workload`) with delays and compare
+    """Run the first ``window_runs`` runs (`sim.drivers.job_window`: its steps) of ``workload`` (`ppa.estimate.Workload`) with delays and compare
     with ``zero_delay(job) -> Activity`` on the same window. Returns the report's ``glitches`` entry."""
     from sim.drivers import job_window
     from sim.runner import run_job
@@ -94,7 +94,7 @@ def glitch_figure(synth, workload, window_runs, clock_mhz, zero_delay, out_dir, 
     period = math.ceil(1000.0 / clock_mhz - 1e-9)
     paths = synth.write_sim_netlist(out / "netlist", specify=True)
     sdf = write_sdf_for(synth, paths[0], out.parent / "timing" / "constraints.sdc", out / "sdf")
-    unit = "sequence(s)" if workload.driver == "lstm" else "run(s)"
+    unit = workload.step_name + ("s" if window_runs > 1 else "")
     say(f"glitch-aware window: the first {window_runs} {unit} on Icarus with SDF delays at {period} ns")
     scopes = [".".join((synth.top,) + p) for p, _ in synth.instances()]
     result, report = run_job(paths, job, out, sim="icarus", test_module=workload.test_module, name="gate-level-sdf",
@@ -112,7 +112,7 @@ def glitch_figure(synth, workload, window_runs, clock_mhz, zero_delay, out_dir, 
         return float(act.energy[act.busy].sum()) / len(act.runs)
 
     with_delays, without = per_step(delayed), per_step(plain)
-    return {"window": f"the workload's first {window_runs} {unit} ({len(plain.runs)} {workload.step_name}s)",
+    return {"window": f"the workload's first {window_runs} {unit}",
             "steps": len(plain.runs), "period_ns": period, "cells_pj_per_step_zero_delay": without,
             "cells_pj_per_step_with_delays": with_delays, "ratio": with_delays / without if without else None,
             "toggles_zero_delay": plain.toggles, "toggles_with_delays": delayed.toggles,

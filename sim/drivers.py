@@ -96,10 +96,21 @@ DRIVERS = {"lstm": lstm_sequences, "taxonn-inference": taxonn_inference, "taxonn
 
 
 def job_window(driver, job, runs):
-    """The first ``runs`` sequences (``lstm``), samples or steps of ``job``: the same loads and checks."""
+    """The first ``runs`` runs of ``job`` in the unit its checks count (a time step for ``lstm``, a sample or a
+    training step for TaxoNN), with the same loads and checks: an LSTM window ends inside a sequence when
+    ``runs`` does (its first steps are checked as in the whole sequence)."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ValueError(f"`runs` must be a positive integer, not {runs!r}")
     out = dict(job)
+    if driver == "lstm":
+        inputs, left = [], runs
+        for seq in job["inputs"]:
+            if left <= 0:
+                break
+            inputs.append(seq[:left])
+            left -= len(inputs[-1])
+        out["inputs"] = inputs
+        return out
     out["inputs"] = job["inputs"][:runs]
     if driver == "taxonn-training":
         out["labels"] = job["labels"][:runs]

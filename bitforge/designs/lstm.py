@@ -5,7 +5,7 @@ from pathlib import Path
 from quant.errors import BadInput
 
 from ..command import (CLIError, begin, emit, progress, check_build_root, restart_if_replacing, liberty_of,
-                       report_options, check_report_args, report_text, SEED, COUNT)
+                       report_options, check_report_args, report_text, SEED, COUNT, COUNT0)
 from ..options import add_config_options, config_from_args, float_type, name_options, SEED_MAX
 from . import Design, Command
 
@@ -199,7 +199,7 @@ def _train(args):
 
 
 def _report_args(p):
-    from ..report import LSTM_SEQUENCES
+    from ..report import LSTM_GLITCH_WINDOW, LSTM_SEQUENCES
     add_config_options(p, _config_cls(), defaults={"input_size": "default 8, or the --weights' inputs",
                                                    "hidden": "default 64, or the --weights' hidden units",
                                                    "mode": "default ternary, or the --weights' mode"})
@@ -209,6 +209,9 @@ def _report_args(p):
                         "trained on seq-digits")
     p.add_argument("--sequences", type=COUNT, default=LSTM_SEQUENCES, metavar="N",
                    help=f"input sequences simulated at gate level (default {LSTM_SEQUENCES})")
+    p.add_argument("--glitch-window", type=COUNT0, default=LSTM_GLITCH_WINDOW, metavar="N",
+                   help=f"time steps of the first sequence also simulated with the netlist's SDF delays on "
+                        f"Icarus, for the glitch-aware figure (default {LSTM_GLITCH_WINDOW}; 0: none)")
     report_options(p)
     p.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
 
@@ -232,6 +235,7 @@ def _report(args):
     report = lstm_report(cfg, nets, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim,
                          require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                          sequences=args.sequences, compare=not args.no_compare, sources=sources,
+                         glitch_window=args.glitch_window,
                          progress=lambda m: progress(args, m))
     return emit(args, report, report_text(report, _report_lines(report), args.out))
 

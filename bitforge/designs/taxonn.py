@@ -5,7 +5,7 @@ from pathlib import Path
 from quant.errors import BadInput
 
 from ..command import (begin, emit, progress, check_build_root, restart_if_replacing, liberty_of, report_options,
-                       check_report_args, report_text, SEED, COUNT)
+                       check_report_args, report_text, SEED, COUNT, COUNT0)
 from ..options import add_config_options, config_from_args, SEED_MAX
 from ..outdir import check_writable
 from . import Design, Command
@@ -153,12 +153,15 @@ def _train(args):
 
 
 def _report_args(p):
-    from ..report import TAXONN_STEPS
+    from ..report import TAXONN_GLITCH_WINDOW, TAXONN_STEPS
     add_config_options(p, _config_cls())
     report_options(p)
     p.add_argument("--no-compare", action="store_true", help="skip the comparison design")
     p.add_argument("--steps", type=COUNT, default=TAXONN_STEPS, metavar="N",
                    help=f"training steps simulated at gate level (default {TAXONN_STEPS})")
+    p.add_argument("--glitch-window", type=COUNT0, default=TAXONN_GLITCH_WINDOW, metavar="N",
+                   help=f"training steps also simulated with the netlist's SDF delays on Icarus, for the "
+                        f"glitch-aware figure (default {TAXONN_GLITCH_WINDOW}; 0: none)")
     p.add_argument("--no-sweep", action="store_true", help="skip the P x bitwidth sweep")
 
 
@@ -172,7 +175,7 @@ def _report(args):
     begin(args)
     report = taxonn_report(cfg, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim, steps=args.steps,
                            require_timing=args.require_timing, sram_liberty=args.sram_liberty,
-                           compare=not args.no_compare, sweep=not args.no_sweep,
+                           compare=not args.no_compare, sweep=not args.no_sweep, glitch_window=args.glitch_window,
                            progress=lambda m: progress(args, m))
     return emit(args, report, report_text(report, _report_lines(report), args.out))
 
