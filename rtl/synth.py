@@ -667,6 +667,10 @@ class Synthesis:
                 for p in ("INIT", "RD_INIT_VALUE"):      # contents and read registers start at zero
                     if isinstance(params.get(p), str) and set(params[p]) <= {"x"}:
                         params[p] = "0" * len(params[p])
+                if isinstance(params.get("INIT"), str) and set(params["INIT"]) <= {"0"}:
+                    # an all-zero memory as the integer 0 (the model shifts INIT per word, so every word is 0):
+                    # its sized literal is words x width bits, past Verilator's 65,536-bit limit at H=64
+                    params["INIT"] = 0
                 conn = dict(cell["connections"])
                 if _param_int(params["ABITS"]) == 0:  # one-word memory: give it a constant 1-bit address
                     params["ABITS"] = 1

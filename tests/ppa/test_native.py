@@ -135,3 +135,54 @@ def test_verilator_and_icarus_count_the_same_toggles(tools, verilator, tmp_path,
     assert native.toggles == icarus.toggles
     if memories != "cells":
         assert native.memories and native.reads.any() and native.writes.any()
+
+
+def _wide_memory():
+    """1024 words of 72 bits (73,728 bits: wider as one literal than Verilator takes), synchronous read."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.memory import Memory
+    from amaranth.lib.wiring import In, Out
+
+    class Wide(wiring.Component):
+        addr: In(10)
+        wdata: In(72)
+        we: In(1)
+        rdata: Out(72)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.mem = mem = Memory(shape=72, depth=1024, init=[])
+            wr, rd = mem.write_port(), mem.read_port()
+            m.d.comb += [wr.addr.eq(self.addr), wr.data.eq(self.wdata), wr.en.eq(self.we), rd.addr.eq(self.addr),
+                         self.rdata.eq(rd.data)]
+            return m
+
+    return Wide()
+
+
+async def _write_then_read(host, job):
+    got = []
+    for addr, word in job["words"]:
+        host.set("addr", addr)
+        host.fall()
+        got.append(("before", addr, host.get("rdata")))  # a word not yet written: the memory starts at zero
+        host.set("wdata", word)
+        host.set("we", 1)
+        host.fall()
+        host.set("we", 0)
+        host.fall()
+        got.append(("after", addr, host.get("rdata")))
+    return {"mismatches": 0, "first_mismatch": None, "got": got}
+
+
+def test_a_kept_memory_wider_than_a_verilator_literal_builds_and_starts_at_zero(tools, verilator, tmp_path):
+    """The simulation netlist gives an all-zero memory its contents as the integer 0, not as a
+    words x width literal (a 12-bit H=64 LSTM's weight memory failed to build under Verilator)."""
+    from ppa.native import native_activity
+    from rtl.synth import synthesize
+    synth = synthesize(_wide_memory(), tools, top="top")
+    assert synth.memory_cells, "the memory should be kept as a memory cell"
+    words = [(5, 2 ** 71 + 3), (1023, 2 ** 72 - 1), (0, 0x123456789ABCDEF)]
+    _, report, _ = native_activity(synth, _write_then_read, {"loads": [], "words": words}, build_root=tmp_path)
+    assert report["got"] == [r for a, w in words for r in (("before", a, 0), ("after", a, w))]
