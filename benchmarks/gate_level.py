@@ -3,6 +3,7 @@ same workload, side by side in one run.
 
     .venv/bin/python benchmarks/gate_level.py                 # 12-bit BT-LSTM H=16, IHP: ~15 minutes on 2 cores
     .venv/bin/python benchmarks/gate_level.py --hidden 8      # a smaller netlist, ~5 minutes
+    .venv/bin/python benchmarks/gate_level.py --hidden 64 --steps 1   # the demo's size: one time step on Icarus
 
 For the chosen BT-LSTM (mode fixed12 by default: the largest netlist of the three modes) the netlist is
 synthesized once (cached), then:
@@ -12,8 +13,8 @@ synthesized once (cached), then:
 - new path: the netlist built under Verilator with the toggle-counting harness (`ppa.native`), driven by
   the same driver: build (cold, into a fresh directory), run.
 
-Both run ``--sequences`` sequences of 8 steps (default 1: Icarus takes minutes per sequence); the new path
-then runs ``--long`` sequences (default 50, the reports' default workload) to show what it costs. Every
+Both run ``--sequences`` sequences of 8 steps (default 1: Icarus takes minutes per sequence), or with
+``--steps`` only that many time steps of them (`sim.drivers.job_window`); the new path then runs ``--long`` sequences (default 50, the reports' default workload) to show what it costs. Every
 result of every run is checked against the golden model, and the two activities are compared net by net.
 
 Prints progress on stderr, then JSON on stdout (``--markdown`` adds a table).
@@ -37,6 +38,7 @@ def main(argv=None):
     ap.add_argument("--mode", default="fixed12", choices=("binary", "ternary", "fixed12"))
     ap.add_argument("--library", default="ihp", choices=("ihp", "sky130"))
     ap.add_argument("--sequences", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=None, help="only the first N time steps of --sequences")
     ap.add_argument("--long", type=int, default=50)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
@@ -50,7 +52,7 @@ def main(argv=None):
     from ppa.power import analyze_vcd
     from rtl.liberty import default_liberty, read_liberty
     from rtl.synth import synthesize
-    from sim.drivers import lstm_sequences
+    from sim.drivers import job_window, lstm_sequences
     from sim.lstm_host import lstm_job
     from sim.runner import run_job
 
@@ -60,6 +62,8 @@ def main(argv=None):
     golden = LSTMGolden(cfg, random_weights(cfg, rng))
     xs = rng.uniform(0, 1, (max(args.sequences, args.long), 8, cfg.input_size))
     short, long = lstm_job(golden, xs[:args.sequences]), lstm_job(golden, xs[:args.long])
+    if args.steps:
+        short = job_window("lstm", short, args.steps)
     macros = macros_for(read_liberty(liberty), None)
     _say(f"synthesizing BT-LSTM {cfg.mode} H={cfg.hidden} L={cfg.lanes} K={cfg.inputs_per_cycle} ({args.library})")
     t0 = time.monotonic()
@@ -68,7 +72,8 @@ def main(argv=None):
     cells = sum(len(synth.cells(m)) for _, m in synth.instances())
     out = {"design": f"BT-LSTM {cfg.mode} I={cfg.input_size} H={cfg.hidden} L={cfg.lanes} K={cfg.inputs_per_cycle}",
            "library": Path(liberty).name, "cells": cells, "synthesis_s": round(synth_s, 1),
-           "workload": f"{args.sequences} sequence(s) of 8 steps, random weights and inputs (seed 0)"}
+           "workload": (f"the first {args.steps} time step(s) of " if args.steps else "")
+                       + f"{args.sequences} sequence(s) of 8 steps, random weights and inputs (seed 0)"}
 
     with tempfile.TemporaryDirectory(prefix="bitforge-gate-") as tmp:
         tmp = Path(tmp)

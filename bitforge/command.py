@@ -24,7 +24,7 @@ class CLIError(BadInput):
 
 
 #: Options that change how a run reports, not what it computes: they never make a directory "another run's".
-VOLATILE = {"func", "json", "quiet", "force", "out", "command", "design", "block", "working", "guard", "resume"}
+VOLATILE = {"func", "json", "quiet", "force", "out", "command", "design", "block", "working", "guard", "resume", "jobs"}
 
 
 def _settings(args):

@@ -6,7 +6,7 @@ from quant.errors import BadInput
 
 from ..command import (CLIError, begin, emit, progress, check_build_root, restart_if_replacing, liberty_of,
                        report_options, check_report_args, report_text, SEED, COUNT, COUNT0)
-from ..options import add_config_options, config_from_args, float_type, name_options, SEED_MAX
+from ..options import add_config_options, config_from_args, float_type, int_type, name_options, SEED_MAX
 from . import Design, Command
 
 __all__ = ["DESIGN"]
@@ -212,6 +212,8 @@ def _report_args(p):
     p.add_argument("--glitch-window", type=COUNT0, default=LSTM_GLITCH_WINDOW, metavar="N",
                    help=f"time steps of the first sequence also simulated with the netlist's SDF delays on "
                         f"Icarus, for the glitch-aware figure (default {LSTM_GLITCH_WINDOW}; 0: none)")
+    p.add_argument("--jobs", type=int_type(1, 8, "a process count"), default=2, metavar="N",
+                   help="modes synthesized and simulated at a time, each in its own process (default 2)")
     report_options(p)
     p.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
 
@@ -235,7 +237,7 @@ def _report(args):
     report = lstm_report(cfg, nets, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim,
                          require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                          sequences=args.sequences, compare=not args.no_compare, sources=sources,
-                         glitch_window=args.glitch_window,
+                         glitch_window=args.glitch_window, workers=args.jobs,
                          progress=lambda m: progress(args, m))
     return emit(args, report, report_text(report, _report_lines(report), args.out))
 
