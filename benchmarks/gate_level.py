@@ -14,7 +14,8 @@ synthesized once (cached), then:
   the same driver: build (cold, into a fresh directory), run.
 
 Both run ``--sequences`` sequences of 8 steps (default 1: Icarus takes minutes per sequence), or with
-``--steps`` only that many time steps of them (`sim.drivers.job_window`); the new path then runs ``--long`` sequences (default 50, the reports' default workload) to show what it costs. Every
+``--steps`` only that many time steps of them (`sim.drivers.job_window`); the new path then runs
+``--long`` sequences (default 50, the reports' default workload) to show what it costs. Every
 result of every run is checked against the golden model, and the two activities are compared net by net.
 
 Prints progress on stderr, then JSON on stdout (``--markdown`` adds a table).

@@ -164,15 +164,6 @@ def _taxonn_report_job(cfg_json, liberty, out, clock_mhz, sim, steps, quiet):
                          sweep=False, glitch_window=0, progress=None if quiet else _say)
 
 
-def _lstm_mode_job(cfg_json, mode, weights_path, source, liberty, out, clock_mhz, sim, sequences, quiet):
-    from models.lstm import LSTMConfig, LSTMWeights
-    from .report import lstm_mode_figures
-    # the zero-skip rerun doubles the ternary gate-level run: only where it is cheap (the compiled netlist)
-    return lstm_mode_figures(LSTMConfig.from_json(cfg_json), mode, LSTMWeights.load(weights_path), liberty, out,
-                             clock_mhz=clock_mhz, sim=sim, sequences=sequences, source=source, glitch_window=0,
-                             zero_skip=sim == "verilator", progress=None if quiet else _say)
-
-
 def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     """Both reports; the gate-level runs go two at a time (TaxoNN, then the small modes, beside fixed12)."""
     import multiprocessing
@@ -180,7 +171,7 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     from models.lstm import LSTMConfig, LSTMWeights
     from rtl.liberty import default_liberty, read_liberty
     from rtl.synth import find_yosys, ToolNotFound
-    from .report import lstm_report, trained_lstm_modes, LSTM_MODES
+    from .report import lstm_mode_in_worker, lstm_report, trained_lstm_modes, LSTM_MODES
     from .designs.taxonn import demo_config
     r = s["report"]
     try:
@@ -197,26 +188,24 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     weights = LSTMWeights.load(trained)
     metrics = json.loads((trained.parent / "metrics.json").read_text())
     lcfg = LSTMConfig(input_size=weights.input_size, hidden=weights.hidden, mode=weights.mode)
-    nets, sources = trained_lstm_modes(lcfg, trained, lstm_dir / "report-modes", trained={"fixed12": lstm_dir / "float"},
-                                       progress=progress)
+    nets, sources = trained_lstm_modes(lcfg, trained, lstm_dir / "report-modes",
+                                       trained={"fixed12": lstm_dir / "float"}, progress=progress)
     gate_sim = "verilator"
-    paths = {}
-    for mode, net in nets.items():
-        paths[mode] = out / "lstm" / "weights" / f"{mode}.npz"
-        paths[mode].parent.mkdir(parents=True, exist_ok=True)
-        net.save(paths[mode])
     progress(f"reports: TaxoNN vs its 16-bit baseline, BT-LSTM H={lcfg.hidden} {', '.join(LSTM_MODES)} "
              f"(synthesis and gate-level power, two at a time)")
-    lstm_args = (str(liberty), str(out / "lstm"), r["clock_mhz"], gate_sim, r["lstm_sequences"], quiet)
+
+    def submit_mode(pool, mode):
+        job = dict(clock_mhz=r["clock_mhz"], sim=gate_sim, sequences=r["lstm_sequences"], glitch_window=0,
+                   source=sources[mode])
+        return pool.submit(lstm_mode_in_worker, lcfg.to_json(), mode, nets[mode], str(liberty), str(out / "lstm"),
+                           job, not quiet)
+
     order = ["fixed12"] + [m for m in LSTM_MODES if m != "fixed12"]  # the longest first, beside the others
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        modes = {order[0]: pool.submit(_lstm_mode_job, lcfg.to_json(), order[0], str(paths[order[0]]),
-                                       sources[order[0]], *lstm_args)}
+        modes = {order[0]: submit_mode(pool, order[0])}
         tax = pool.submit(_taxonn_report_job, demo_config(s).to_json(), str(liberty), str(out / "taxonn"),
                           r["clock_mhz"], gate_sim, r["taxonn_steps"], quiet)
-        for mode in order[1:]:
-            modes[mode] = pool.submit(_lstm_mode_job, lcfg.to_json(), mode, str(paths[mode]), sources[mode],
-                                      *lstm_args)
+        modes.update({mode: submit_mode(pool, mode) for mode in order[1:]})
         t = tax.result()
         figures = {m: f.result() for m, f in modes.items()}
     l = lstm_report(lcfg, nets, liberty, out / "lstm", sources=sources, clock_mhz=r["clock_mhz"], sim=gate_sim,

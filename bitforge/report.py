@@ -247,8 +247,9 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
                       sram_liberty=None, sim="verilator", sequences=LSTM_SEQUENCES, seed=0, source="trained weights",
                       glitch_window=LSTM_GLITCH_WINDOW, zero_skip=True, progress=None):
     """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode. ``glitch_window``:
-    that many time steps (from the first sequence on) also run with the netlist's delays (`ppa.glitch`); 0 or None: none. ``zero_skip``
-    (ternary): the workload runs again with every zero weight set to +1 (`_zero_skip`)."""
+    that many time steps (from the first sequence on) also run with the netlist's delays (`ppa.glitch`);
+    0 or None: none. ``zero_skip`` (ternary): the workload runs again with every zero weight set to +1
+    (`_zero_skip`)."""
     from accel.lstm import LSTM
     from models.lstm import schedule
     from ppa.energy_model import lstm_energy
@@ -275,7 +276,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
     return fig
 
 
-def _lstm_mode_worker(cfg_json, mode, weights, liberty, out, kwargs, say):
+def lstm_mode_in_worker(cfg_json, mode, weights, liberty, out, kwargs, say):
     """`lstm_mode_figures` in a worker process, its progress on stderr prefixed by the mode."""
     import sys
     from models.lstm import LSTMConfig
@@ -348,7 +349,7 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, trained=Non
     hold the same run in that mode (the demo's float network is its fixed12 run): each is used when its
     recorded run is that one, else the mode is trained."""
     from models.lstm import LSTMWeights
-    from models.lstm_train import EXPORT_MODE, finished_run, train_modes
+    from models.lstm_train import train_modes
     modes = [cfg.mode] + ([m for m in LSTM_MODES if m != cfg.mode] if compare else [])
     run = lstm_training_run(cfg, weights_path, compare=compare)
     given = {}
@@ -357,12 +358,7 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, trained=Non
             w = LSTMWeights.load(weights_path)
             return {w.mode: w}, {w.mode: f"trained weights ({Path(weights_path).name})"}
         given[cfg.mode] = Path(weights_path).parent
-    training = {v: k for k, v in EXPORT_MODE.items()}
-    for mode, run_dir in (trained or {}).items():
-        if mode in modes and mode not in given and finished_run(dataclasses.replace(run, weights=training[mode]),
-                                                                 run_dir) is not None:
-            given[mode] = Path(run_dir)
-    runs = train_modes(run, modes, work_dir, given=given, progress=False, say=progress)
+    runs = train_modes(run, modes, work_dir, given=given, reuse=trained, progress=False, say=progress)
     nets, sources = {}, {}
     for mode, (path, metrics) in runs.items():
         nets[mode] = LSTMWeights.load(path)
@@ -404,7 +400,7 @@ def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timin
         _say(progress, f"BT-LSTM {', '.join(todo)}: {min(workers, len(todo))} at a time, each worker's progress "
                        f"prefixed by its mode")
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            running = {m: pool.submit(_lstm_mode_worker, cfg.to_json(), m, weights[m], str(liberty), str(out),
+            running = {m: pool.submit(lstm_mode_in_worker, cfg.to_json(), m, weights[m], str(liberty), str(out),
                                       jobs[m], progress is not None) for m in todo}
             figures.update({m: f.result() for m, f in running.items()})
     for mode in todo:

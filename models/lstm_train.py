@@ -400,11 +400,12 @@ def finished_run(cfg, out_dir):
     return metrics if recorded_config(metrics) == cfg.to_json() else None
 
 
-def train_modes(cfg, modes, work_dir, *, given=None, data_dir=None, progress=True, say=None):
+def train_modes(cfg, modes, work_dir, *, given=None, reuse=None, data_dir=None, progress=True, say=None):
     """The run ``cfg`` trained once per hardware mode in ``modes`` (``binary``, ``ternary``, ``fixed12``),
     everything else equal (task, size, epochs, batch, learning rate, seed): ``{mode: (weights path,
     metrics)}``. ``given`` maps modes to an existing run directory of the same run (it is used as is);
-    the others train into ``work_dir/<mode>`` and resume there if interrupted."""
+    ``reuse`` maps modes to directories that may hold a finished run of it in that mode (used when they
+    do); the others train into ``work_dir/<mode>`` and resume there if interrupted."""
     training = {v: k for k, v in EXPORT_MODE.items()}
     out = {}
     for mode in modes:
@@ -412,9 +413,11 @@ def train_modes(cfg, modes, work_dir, *, given=None, data_dir=None, progress=Tru
             raise ValueError(f"`mode` must be one of {', '.join(training)}, not {mode!r}")
         run_dir = Path(given[mode]) if given and mode in given else None
         if run_dir is None:
-            run_dir = Path(work_dir) / mode
             run = dataclasses.replace(cfg, weights=training[mode])
-            if finished_run(run, run_dir) is None:
+            run_dir = Path(work_dir) / mode
+            if reuse and mode in reuse and finished_run(run, reuse[mode]) is not None:
+                run_dir = Path(reuse[mode])
+            elif finished_run(run, run_dir) is None:
                 if say:
                     say(f"training the {training[mode]} network of the same run ({cfg.task}, H={cfg.hidden}, "
                         f"{cfg.epochs} epochs, seed {cfg.seed}) for the {mode} design")

@@ -83,8 +83,8 @@ def write_sdf_for(synth, netlist, sdc, work_dir):
 
 
 def glitch_figure(synth, workload, window_runs, clock_mhz, zero_delay, out_dir, *, progress=None):
-    """Run the first ``window_runs`` runs (`sim.drivers.job_window`: its steps) of ``workload`` (`ppa.estimate.Workload`) with delays and compare
-    with ``zero_delay(job) -> Activity`` on the same window. Returns the report's ``glitches`` entry."""
+    """Run the first ``window_runs`` runs (`sim.drivers.job_window`: its steps) of ``workload``
+    (`ppa.estimate.Workload`) with delays and compare with ``zero_delay(job) -> Activity`` on the same window. Returns the report's ``glitches`` entry."""
     from sim.drivers import job_window
     from sim.runner import run_job
     say = progress or (lambda message: None)

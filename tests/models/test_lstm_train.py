@@ -153,6 +153,26 @@ def test_train_modes_refuses_a_different_run(tmp_path):
     assert runs["binary"][1]["config"] == run.to_json()
 
 
+def test_train_modes_reuses_a_finished_run_only_when_it_is_the_same(tmp_path):
+    """``reuse``: a directory holding this run in that mode is used as is; one holding another run is not
+    (the mode trains into the work directory), and neither is modified."""
+    import dataclasses
+    from models.lstm_train import train_modes
+    run = LSTMTrainConfig(task="seq-digits", weights="binary", hidden=4, epochs=1, lr=0.02)
+    train_lstm(dataclasses.replace(run, weights="fp"), tmp_path / "float", progress=False)
+    train_lstm(dataclasses.replace(run, weights="fp", seed=1), tmp_path / "other", progress=False)
+    before = (tmp_path / "float" / "metrics.json").read_text()
+    said = []
+    runs = train_modes(run, ["fixed12"], tmp_path / "w", reuse={"fixed12": tmp_path / "float"}, progress=False,
+                       say=said.append)
+    assert runs["fixed12"][0] == tmp_path / "float" / "lstm.npz" and said == []
+    assert (tmp_path / "float" / "metrics.json").read_text() == before and not (tmp_path / "w").exists()
+    runs = train_modes(run, ["fixed12"], tmp_path / "w", reuse={"fixed12": tmp_path / "other"}, progress=False,
+                       say=said.append)
+    assert runs["fixed12"][0] == tmp_path / "w" / "fixed12" / "lstm.npz" and len(said) == 1
+    assert runs["fixed12"][1]["config"] == dataclasses.replace(run, weights="fp").to_json()
+
+
 def test_learning_rate_decays_geometrically_per_epoch(tmp_path):
     cfg = _small(epochs=4, lr=0.01, lr_final=0.0001)
     assert [round(cfg.lr_at(e), 12) for e in range(4)] == [0.01, round(0.01 * 0.01 ** 0.25, 12), 0.001,
