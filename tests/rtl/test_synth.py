@@ -2,7 +2,7 @@
 memory modes and a cache that never mixes clock targets, memory modes or method versions."""
 
 import pytest
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -167,3 +167,25 @@ def test_cache_key_covers_clock_memories_and_method(tools, monkeypatch):
     monkeypatch.setattr(synth_mod, "METHOD_VERSION", synth_mod.METHOD_VERSION + 1)
     dirs.add(synthesize(Add(), tools).work_dir)
     assert len(dirs) == 4
+
+
+class WideAdd(wiring.Component):
+    """A registered 32-bit adder: flop to flop through the carry chain alone."""
+    a: In(32)
+    b: In(32)
+    s: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = Signal(32), Signal(32)
+        m.d.sync += [a.eq(self.a), b.eq(self.b), self.s.eq(a + b)]
+        return m
+
+
+def test_an_adder_keeps_its_logarithmic_carry_depth(tools):
+    """Yosys builds a Brent-Kung carry look-ahead; the mapping must not fold it back into a ripple (ABC's
+    ``dc2`` did: 32-bit sums through about 30 cells). A ripple of 32 bits needs at least 31 carry cells;
+    Brent-Kung's prefix tree is 2 log2(32) - 1 = 9 levels, plus the propagate and sum gates and the flops."""
+    from ppa.timing import analyze_timing
+    report = analyze_timing(synthesize(WideAdd(), tools))
+    assert report.levels <= 2 * 5 - 1 + 6, (report.levels, report.critical_path_ns)
