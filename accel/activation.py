@@ -7,7 +7,7 @@ from models.activation import ActivationConfig, ACTIVATION_LATENCY
 from ._block import Block
 from ._fixed import shape_of, overflow_hw
 
-__all__ = ["ActivationUnit", "pwl_hw"]
+__all__ = ["ActivationUnit", "pwl_hw", "pwl_lookup_hw", "pwl_finish_hw"]
 
 
 class ActivationUnit(Block):
@@ -30,12 +30,12 @@ class ActivationUnit(Block):
         return m
 
 
-def pwl_hw(m, pwl, x):
-    """Combinational hardware of ``pwl`` (a quant.PWLActivation) applied to ``x``."""
+def pwl_lookup_hw(m, pwl, x):
+    """The table half of ``pwl`` on ``x``: ``(y0, d, t)``, the knot, the segment's slope and the offset
+    into the segment (`pwl_finish_hw` makes the output of them; a pipeline may register them between)."""
     y0_tab, d_tab = pwl.table()
     s = pwl.seg_shift
-    out_w = pwl.out_fmt.total + 1
-    y0_rom = Array(Const(int(v), signed(out_w)) for v in y0_tab)
+    y0_rom = Array(Const(int(v), signed(pwl.out_fmt.total + 1)) for v in y0_tab)
     d_rom = Array(Const(int(v), signed(pwl.delta_bits)) for v in d_tab)
     span = pwl.hi - pwl.lo
     off = Signal(unsigned(max(1, span.bit_length())))
@@ -46,8 +46,18 @@ def pwl_hw(m, pwl, x):
     with m.Else():
         m.d.comb += off.eq(x - pwl.lo)
     seg = off >> s
-    y = y0_rom[seg]
+    return y0_rom[seg], d_rom[seg], off[:max(1, s)]
+
+
+def pwl_finish_hw(pwl, y0, d, t):
+    """The interpolation half: ``y0 + round(d * t / 2**seg_shift)``, saturated into ``out_fmt``."""
+    s = pwl.seg_shift
+    y = y0
     if s:
-        t = off[:s]
-        y = y + ((d_rom[seg] * t + Const(1 << (s - 1), s)) >> s)
+        y = y0 + ((d * t + Const(1 << (s - 1), s)) >> s)
     return overflow_hw(y, pwl.out_fmt, "saturate")
+
+
+def pwl_hw(m, pwl, x):
+    """Combinational hardware of ``pwl`` (a quant.PWLActivation) applied to ``x``."""
+    return pwl_finish_hw(pwl, *pwl_lookup_hw(m, pwl, x))

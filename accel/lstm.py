@@ -48,7 +48,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from models.lstm import LSTMConfig
+from models.lstm import LSTMConfig, post_offsets
 from quant import pack
 from ._fixed import pack_lanes, unpack_lanes
 from .lstm_post import PostUnit
@@ -282,6 +282,7 @@ class LSTM(wiring.Component):
         ax = [Signal(signed(acc_x_bits), name=f"ax{lane}") for lane in range(L)]
         ah = [Signal(signed(acc_h_bits), name=f"ah{lane}") for lane in range(L)]
         dot_mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
+        sums = []
         for lane in range(L):
             codes = w_rd.data[lane * K * wb:(lane + 1) * K * wb]
             m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb)
@@ -289,11 +290,19 @@ class LSTM(wiring.Component):
             m.d.comb += [dot_x.codes.eq(codes), dot_h.codes.eq(codes)]
             m.d.comb += [dot_x.x[k].eq(x_in[k]) for k in range(K)]
             m.d.comb += [dot_h.x[k].eq(h_in[k]) for k in range(K)]
+            sums.append((dot_x.y, dot_h.y))
+        if cfg.pipeline >= 1:  # the trees' sums registered on their own (S1a), accumulated a cycle later
+            sums = [(delay(sx_, f"sum_x{lane}", run & v1 & is_x1), delay(sh_, f"sum_h{lane}", run & v1 & ~is_x1))
+                    for lane, (sx_, sh_) in enumerate(sums)]
+            v1, g1, q1, is_x1, first1, last1 = (delay(v, f"{n}a") for v, n in ((v1, "v1"), (g1, "g1"), (q1, "q1"),
+                                                                          (is_x1, "is_x1"), (first1, "first1"),
+                                                                          (last1, "last1")))
+        for lane, (sum_x, sum_h) in enumerate(sums):
             with m.If(run & v1):
                 with m.If(is_x1):
-                    m.d.sync += ax[lane].eq(Mux(first1, 0, ax[lane]) + dot_x.y)
+                    m.d.sync += ax[lane].eq(Mux(first1, 0, ax[lane]) + sum_x)
                 with m.Else():
-                    m.d.sync += ah[lane].eq(ah[lane] + dot_h.y)
+                    m.d.sync += ah[lane].eq(ah[lane] + sum_h)
                 with m.If(first1):  # a gate's first chunk is always an x chunk: clear ah for it
                     m.d.sync += ah[lane].eq(0)
         v2, g2, q2 = delay(v1 & last1, "v2"), delay(g1, "g2"), delay(q1, "q2")
@@ -325,25 +334,25 @@ class LSTM(wiring.Component):
             m.d.comb += g_rd.addr.eq((hold_g * 4 + hold_q) * D + d + 1)
         m.d.comb += g_rd.en.eq(idle | load | (draining & ~drain_ends))
 
-        # -- the post units' pipeline: tags shared by all M units -------------------------------------
+        # -- the post units' pipeline: the item in each of its stages, shared by all M units ----------------
         def tag(value, name):
             reg = Signal.like(value, name=name)
             m.d.sync += reg.eq(value)
             return reg
 
+        off = post_offsets(cfg)
         last_item = (hold_g == G - 1) & (hold_q == 3) & (d == D - 1)
-        p1, p1_q, p1_g, p1_d = tag(draining, "p1"), tag(hold_q, "p1_q"), tag(hold_g, "p1_g"), tag(d, "p1_d")
-        p1_last = tag(draining & last_item, "p1_last")
-        p2 = tag(p1 & (p1_q == 3), "p2")
-        p2_g, p2_d, p2_last = tag(p1_g, "p2_g"), tag(p1_d, "p2_d"), tag(p1 & p1_last, "p2_last")
-        p3, p3_g, p3_d, p3_last = tag(p2, "p3"), tag(p2_g, "p3_g"), tag(p2_d, "p3_d"), tag(p2_last, "p3_last")
-        p4, p4_g, p4_d, p4_last = tag(p3, "p4"), tag(p3_g, "p4_g"), tag(p3_d, "p4_d"), tag(p3_last, "p4_last")
-        p5, p5_g, p5_d, p5_last = tag(p4, "p5"), tag(p4_g, "p5_g"), tag(p4_d, "p5_d"), tag(p4_last, "p5_last")
-        with m.If(p2):  # cell parameters of P3's item
-            m.d.comb += c_rd.addr.eq(p2_g * D + p2_d)
-        m.d.comb += c_rd.en.eq(idle | p2)
+        tags = [(draining, hold_q, hold_g, d, draining & last_item)]  # (valid, gate, group, drain cycle, last)
+        for k in range(1, off["h"] + 1):
+            prev = tags[-1]
+            tags.append(tuple(tag(v, f"p{k}_{n}") for v, n in zip(prev, ("v", "q", "g", "d", "last"))))
+        valid_o = lambda k: tags[k][0] & (tags[k][1] == 3)   # gate o's item, k cycles into the units
+        at_act, at_update, at_cell, at_norm, at_h = (tags[off[n]] for n in ("act", "update", "cell", "norm", "h"))
+        with m.If(valid_o(off["norm"] - 1)):  # cell parameters of the item entering the norm stage
+            m.d.comb += c_rd.addr.eq(tags[off["norm"] - 1][2] * D + tags[off["norm"] - 1][3])
+        m.d.comb += c_rd.en.eq(idle | valid_o(off["norm"] - 1))
 
-        # gate registers i, f, g of every lane, written at P1, read at P2 when gate o arrives
+        # gate registers i, f, g of every lane, written when the activation is out, read by gate o's update
         gates = [[Signal(signed(ab), name=f"gate{qq}_{lane}") for qq in range(3)] for lane in range(L)]
         for unit in range(M):
             m.submodules[f"post{unit}"] = post = PostUnit(cfg)
@@ -357,37 +366,37 @@ class LSTM(wiring.Component):
             gw = g_rd.data[unit * mp.gate_bits:(unit + 1) * mp.gate_bits]
             cw = c_rd.data[unit * mp.cell_bits:(unit + 1) * mp.cell_bits]
             m.d.comb += [
-                post.load.eq(draining),
+                post.load.eq(draining), post.q.eq(hold_q),
                 post.ax.eq(per_drain(hold_x, Const(0, signed(acc_x_bits)))[d]),
                 post.ah.eq(per_drain(hold_h, Const(0, signed(acc_h_bits)))[d]),
                 post.sx.eq(gw[:sb].as_signed()), post.sh.eq(gw[sb:2 * sb].as_signed()),
                 post.b.eq(gw[2 * sb:].as_signed()),
-                post.q_tanh.eq(p1_q == 2), post.keep_o.eq(p1 & (p1_q == 3)),
-                post.update.eq(p2), post.norm.eq(p3), post.squash.eq(p4),
                 post.sc.eq(cw[:sb].as_signed()), post.bc.eq(cw[sb:].as_signed()),
             ]
+            up_d = at_update[3]
             for qq, port in ((0, post.i), (1, post.f), (2, post.g)):
-                m.d.comb += port.eq(per_drain([gates[lane][qq] for lane in range(L)], Const(0, signed(ab)))[p2_d])
-            with m.If(p1 & (p1_q != 3)):
-                with m.Switch(p1_d):
+                m.d.comb += port.eq(per_drain([gates[lane][qq] for lane in range(L)], Const(0, signed(ab)))[up_d])
+            act_v, act_q, _, act_d, _ = at_act
+            with m.If(act_v & (act_q != 3)):
+                with m.Switch(act_d):
                     for dd, lane in enumerate(lanes):
                         if lane is not None:
                             with m.Case(dd):
-                                with m.Switch(p1_q):
+                                with m.Switch(act_q):
                                     for qq in range(3):
                                         with m.Case(qq):
                                             m.d.sync += gates[lane][qq].eq(post.act)
-            slot = lambda gsig, dsig: gsig * D + dsig
+            slot = lambda item: item[2] * D + item[3]
             c_state = Array(Mux(first, c0[unit_at[gg, dd]], cs[unit_at[gg, dd]]) if (gg, dd) in unit_at
                             else Const(0, cb) for gg in range(G) for dd in range(D))
-            m.d.comb += post.c_old.eq(c_state[slot(p2_g, p2_d)])
-            with m.If(p2):
-                with m.Switch(slot(p2_g, p2_d)):
+            m.d.comb += post.c_old.eq(c_state[slot(at_update)])
+            with m.If(valid_o(off["cell"])):
+                with m.Switch(slot(at_cell)):
                     for (gg, dd), u in unit_at.items():
                         with m.Case(gg * D + dd):
                             m.d.sync += cs[u].eq(post.c_next)
-            with m.If(p5):
-                with m.Switch(slot(p5_g, p5_d)):
+            with m.If(valid_o(off["h"])):
+                with m.Switch(slot(at_h)):
                     for (gg, dd), u in unit_at.items():
                         with m.Case(gg * D + dd):
                             with m.If(bank):
@@ -396,7 +405,7 @@ class LSTM(wiring.Component):
                                 m.d.sync += hs[1][u].eq(post.h)
 
         # the step ends when the last slot's h is written
-        with m.If(p5 & p5_last):
+        with m.If(at_h[0] & at_h[4]):
             m.d.sync += [self.busy.eq(0), self.done.eq(1), self.cycles.eq(count + 1), bank.eq(~bank),
                          first.eq(0)]
         return m

@@ -1,25 +1,29 @@
 """One shared post-accumulation unit of the BT-LSTM accelerator (`accel.lstm`).
 
 M of these serve the L lanes of the accumulation array: each takes one lane's finished
-accumulations per cycle and carries them through a pipeline of its own (stage: what it
-does; the enables come from the controller, and a register loads only when its stage is
-valid, so an idle unit does not switch):
+accumulations per cycle (``load``, with the gate ``q``) and carries them through a pipeline
+of its own. A register loads only when its stage holds an item, so an idle unit does not
+switch; the stages after the activation run for gate o only. With ``pipeline`` 0 (`LSTMConfig`):
 
-* P0 (``load``): ``pre = rq(sx*ax + sh*ah + b, pre_fmt)``.
-* P1: ``act`` = tanh(pre) when ``q_tanh`` (gate g), else sigmoid(pre); the controller
-  stores i, f and g in the lane's gate registers; ``keep_o`` keeps o here.
-* P2 (``update``): ``c_next = rq(f*c_old + i*g, c_fmt)`` (the controller writes the c state).
-* P3 (``norm``): ``n = rq(sc*c + bc, pre_fmt)``.
-* P4 (``squash``): ``tanh(n)``.
+* P0: ``pre = rq(sx*ax + sh*ah + b, pre_fmt)``.
+* P1: ``act`` = tanh(pre) for gate g, else sigmoid(pre); the controller keeps i, f and g
+  in the lane's gate registers; the unit keeps o.
+* P2: ``c_next = rq(f*c_old + i*g, c_fmt)`` (the controller writes the c state).
+* P3: ``n = rq(sc*c + bc, pre_fmt)``.
+* P4: ``tanh(n)``.
 * P5: ``h = rq(o * tanh(n), h_fmt)`` (the controller writes the h state).
 
+``pipeline`` 1 adds a register after every product (P0's two, P2's two, P3's, P5's) and
+after each activation's table lookup: twelve stages. `models.lstm.post_offsets` gives the
+cycle at which each input is taken and each output is out; the controller follows it.
 The arithmetic is `models.lstm.LSTMGolden`'s, bit for bit.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from models.lstm import post_offsets
 from quant import activations
 from ._fixed import requantize_hw
 from .units import PWLUnit
@@ -32,67 +36,101 @@ class PostUnit(wiring.Component):
 
     def __init__(self, cfg):
         self.cfg = cfg
+        self.offsets = post_offsets(cfg)
         ab, cb, pb, sb, hb = (cfg.act_fmt.total, cfg.c_fmt.total, cfg.pre_fmt.total, cfg.s_fmt.total,
                               cfg.h_fmt.total)
         super().__init__({
-            "load": In(1), "ax": In(signed(cfg.acc_bits(cfg.input_size, cfg.x_fmt))),
+            "load": In(1), "q": In(2), "ax": In(signed(cfg.acc_bits(cfg.input_size, cfg.x_fmt))),
             "ah": In(signed(cfg.acc_bits(cfg.hidden, cfg.h_fmt))),
             "sx": In(signed(sb)), "sh": In(signed(sb)), "b": In(signed(pb)),
-            "q_tanh": In(1), "keep_o": In(1), "act": Out(signed(ab)),
-            "update": In(1), "i": In(signed(ab)), "f": In(signed(ab)), "g": In(signed(ab)), "c_old": In(signed(cb)),
+            "act": Out(signed(ab)),
+            "i": In(signed(ab)), "f": In(signed(ab)), "g": In(signed(ab)), "c_old": In(signed(cb)),
             "c_next": Out(signed(cb)),
-            "norm": In(1), "sc": In(signed(sb)), "bc": In(signed(pb)),
-            "squash": In(1), "h": Out(signed(hb)),
+            "sc": In(signed(sb)), "bc": In(signed(pb)),
+            "h": Out(signed(hb)),
         })
 
     def elaborate(self, platform):
-        cfg = self.cfg
+        cfg, cut = self.cfg, self.cfg.pipeline >= 1
         ab, cb, pb = cfg.act_fmt.total, cfg.c_fmt.total, cfg.pre_fmt.total
         xf, hf, cf, pf, af, sf = (cfg.x_fmt.frac, cfg.h_fmt.frac, cfg.c_fmt.frac, cfg.pre_fmt.frac,
                                   cfg.act_fmt.frac, cfg.s_fmt.frac)
         wf = cfg.weight_frac
         m = Module()
         rq = lambda v, frac, fmt: requantize_hw(v, frac, fmt, "nearest", "saturate")
-        tnh = activations.tanh(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
-        m.submodules.act_sig = unit_s = PWLUnit(activations.sigmoid(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments))
-        m.submodules.act_tanh = unit_t = PWLUnit(tnh)
-        m.submodules.act_cell = unit_c = PWLUnit(tnh)
+
+        # the item in each stage: valid[k] (any gate) and its gate q, k cycles after load
+        last = self.offsets["h"]
+        valid, q = [self.load], [self.q]
+        for k in range(1, last + 1):
+            v, g = Signal(name=f"valid{k}"), Signal(2, name=f"q{k}")
+            m.d.sync += [v.eq(valid[-1]), g.eq(q[-1])]
+            valid.append(v)
+            q.append(g)
+        out_item = [valid[k] & (q[k] == 3) for k in range(last + 1)]  # gate o, past the activation
+
+        stage = [0]  # the stage the expressions being built belong to
+
+        def reg(values, names, gate_o=False):
+            """Register ``values`` at the current stage (loaded when it holds an item): the next stage's."""
+            en = (out_item if gate_o else valid)[stage[0]]
+            regs = [Signal(Value.cast(v).shape(), name=n) for v, n in zip(values, names)]
+            with m.If(en):
+                m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+            stage[0] += 1
+            return regs
+
+        def cut_here(values, names, gate_o=False):
+            """A pipeline cut: registered when ``pipeline`` >= 1, else the values themselves."""
+            return reg(values, names, gate_o) if cut else list(values)
 
         # P0: gate scaling
         frac_pre = max(sf + xf + wf, sf + hf + wf, pf)
-        pre = Signal(signed(pb))
-        total = ((self.sx * self.ax) << (frac_pre - (sf + xf + wf))) + \
-                ((self.sh * self.ah) << (frac_pre - (sf + hf + wf))) + (self.b << (frac_pre - pf))
-        with m.If(self.load):
-            m.d.sync += pre.eq(rq(total, frac_pre, cfg.pre_fmt))
+        px, ph, b = cut_here([self.sx * self.ax, self.sh * self.ah, self.b], ["prod_x", "prod_h", "b_q"])
+        total = (px << (frac_pre - (sf + xf + wf))) + (ph << (frac_pre - (sf + hf + wf))) + \
+            (b << (frac_pre - pf))
+        pre, = reg([rq(total, frac_pre, cfg.pre_fmt)], ["pre"])
 
-        # P1: activation
-        act = Signal(signed(ab))
-        m.d.comb += [unit_s.x.eq(pre), unit_t.x.eq(pre), act.eq(Mux(self.q_tanh, unit_t.y, unit_s.y)),
-                     self.act.eq(act)]
-        o2 = Signal(signed(ab))
-        with m.If(self.keep_o):
-            m.d.sync += o2.eq(act)
+        # P1: activation (sigmoid for i, f, o; tanh for g)
+        tnh = activations.tanh(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
+        m.submodules.act_sig = unit_s = PWLUnit(activations.sigmoid(cfg.pre_fmt, cfg.act_fmt,
+                                                                    segments=cfg.segments), registered=cut)
+        m.submodules.act_tanh = unit_t = PWLUnit(tnh, registered=cut)
+        m.d.comb += [unit_s.x.eq(pre), unit_t.x.eq(pre)]
+        if cut:
+            m.d.comb += [unit_s.en.eq(valid[stage[0]]), unit_t.en.eq(valid[stage[0]])]
+            stage[0] += 1
+        assert stage[0] == self.offsets["act"]
+        m.d.comb += self.act.eq(Mux(q[stage[0]] == 2, unit_t.y, unit_s.y))
+        o, = reg([self.act], ["o_keep"], gate_o=True)
 
         # P2: cell update
+        assert stage[0] == self.offsets["update"]
         frac_c = max(af + cf, 2 * af)
-        m.d.comb += self.c_next.eq(rq(((self.f * self.c_old) << (frac_c - (af + cf))) +
-                                      ((self.i * self.g) << (frac_c - 2 * af)), frac_c, cfg.c_fmt))
-        c_new, o3 = Signal(signed(cb)), Signal(signed(ab))
-        with m.If(self.update):
-            m.d.sync += [c_new.eq(self.c_next), o3.eq(o2)]
+        fc, ig, o = cut_here([self.f * self.c_old, self.i * self.g, o], ["prod_fc", "prod_ig", "o_cut_c"],
+                             gate_o=True)
+        assert stage[0] == self.offsets["cell"]
+        m.d.comb += self.c_next.eq(rq((fc << (frac_c - (af + cf))) + (ig << (frac_c - 2 * af)), frac_c,
+                                      cfg.c_fmt))
+        o, c_new = reg([o, self.c_next], ["o_c", "c_new"], gate_o=True)
 
         # P3: normalized cell
+        assert stage[0] == self.offsets["norm"]
         frac_n = max(sf + cf, pf)
-        n, o4 = Signal(signed(pb)), Signal(signed(ab))
-        with m.If(self.norm):
-            m.d.sync += [n.eq(rq(((self.sc * c_new) << (frac_n - (sf + cf))) + (self.bc << (frac_n - pf)),
-                                 frac_n, cfg.pre_fmt)), o4.eq(o3)]
+        sc_c, bc, o = cut_here([self.sc * c_new, self.bc, o], ["prod_sc", "bc_q", "o_cut_n"], gate_o=True)
+        n, o = reg([rq((sc_c << (frac_n - (sf + cf))) + (bc << (frac_n - pf)), frac_n, cfg.pre_fmt), o],
+                   ["n", "o_n"], gate_o=True)
 
-        # P4: tanh; P5: output product
+        # P4: tanh of the normalized cell
+        m.submodules.act_cell = unit_c = PWLUnit(tnh, registered=cut)
         m.d.comb += unit_c.x.eq(n)
-        tn, o5 = Signal(signed(ab)), Signal(signed(ab))
-        with m.If(self.squash):
-            m.d.sync += [tn.eq(unit_c.y), o5.eq(o4)]
-        m.d.comb += self.h.eq(rq(o5 * tn, 2 * af, cfg.h_fmt))
+        if cut:
+            m.d.comb += unit_c.en.eq(out_item[stage[0]])
+            o, = reg([o], ["o_cut_t"], gate_o=True)
+        tn, o = reg([unit_c.y, o], ["tn", "o_t"], gate_o=True)
+
+        # P5: output product
+        prod, = cut_here([o * tn], ["prod_h"], gate_o=True)
+        assert stage[0] == self.offsets["h"]
+        m.d.comb += self.h.eq(rq(prod, 2 * af, cfg.h_fmt))
         return m

@@ -5,7 +5,7 @@ submodule they sit in; these units give the PE array, the adder trees and
 the activation units of both accelerators their own modules.
 """
 
-from amaranth.hdl import Module, Mux, Const, signed
+from amaranth.hdl import Module, Mux, Const, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -91,14 +91,24 @@ class CodeDot(wiring.Component):
 
 
 class PWLUnit(wiring.Component):
-    """Combinational quant.PWLActivation (the ActivationUnit without its output register)."""
+    """quant.PWLActivation as hardware: combinational, or with ``registered`` a register between the table
+    lookup and the interpolation, loaded when ``en`` is high (one cycle of latency)."""
 
-    def __init__(self, pwl):
-        self.pwl = pwl
-        super().__init__({"x": In(shape_of(pwl.in_fmt)), "y": Out(shape_of(pwl.out_fmt))})
+    def __init__(self, pwl, registered=False):
+        self.pwl, self.registered = pwl, registered
+        ports = {"x": In(shape_of(pwl.in_fmt)), "y": Out(shape_of(pwl.out_fmt))}
+        if registered:
+            ports["en"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
-        from .activation import pwl_hw
+        from .activation import pwl_lookup_hw, pwl_finish_hw
         m = Module()
-        m.d.comb += self.y.eq(pwl_hw(m, self.pwl, self.x))
+        parts = pwl_lookup_hw(m, self.pwl, self.x)
+        if self.registered:
+            regs = [Signal(Value.cast(v).shape(), name=name) for v, name in zip(parts, ("y0", "d", "t"))]
+            with m.If(self.en):
+                m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
+            parts = regs
+        m.d.comb += self.y.eq(pwl_finish_hw(self.pwl, *parts))
         return m

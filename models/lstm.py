@@ -52,15 +52,33 @@ from quant import activations
 from ._config import ConfigMixin, check_int, check_choice
 
 __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedule", "MODES", "FIXED12_MAX",
-           "CODE_SETS", "POST_STAGES", "HANDOVER", "WEIGHT_BITS"]
+           "CODE_SETS", "post_offsets", "handover", "MAX_PIPELINE", "WEIGHT_BITS"]
 
-#: Cycles from a (gate, chunk) issue to the hold buffer taking the gate's sums: weight read,
-#: accumulate, hand over (stages S0..S2 of `accel.lstm`).
-HANDOVER = 2
-#: Stages of a shared post-accumulation unit, from taking a lane's sums to writing its h: gate
-#: scaling, activation, cell update, normalized cell, tanh, output product (P0..P5 of
-#: `accel.lstm_post`).
-POST_STAGES = 6
+#: The most register stages `LSTMConfig.pipeline` adds.
+MAX_PIPELINE = 1
+
+
+def handover(cfg):
+    """Cycles from a (gate, chunk) issue to the hold buffer taking the gate's sums: weight read (S0),
+    the adder trees, registered on their own with ``pipeline`` >= 1, the accumulators, the hand-over."""
+    return 2 + (1 if cfg.pipeline >= 1 else 0)
+
+
+def post_offsets(cfg):
+    """Cycles after a lane's sums enter a shared post-accumulation unit (its P0) at which, in
+    `accel.lstm_post.PostUnit`: ``act``, the gate's activation, is out (the controller keeps i, f, g);
+    ``update``, gate o's i, f, g and the old c go in; ``cell``, the new c is out (the controller writes
+    it); ``norm``, the cell parameters sc, bc go in; ``h``, the new h is out (the step's last cycle for
+    the last unit). ``stages`` = ``h`` + 1. With ``pipeline`` 0 these are the six stages P0..P5; 1 adds a
+    register after each multiplier's product and each activation's table lookup."""
+    p = cfg.pipeline
+    act = 1 + 2 * p                  # [products] | sum, round | [lookup] | interpolate
+    update = act + 1
+    cell = update + p                # [products] | sum, round
+    norm = cell + 1
+    h = norm + (1 + p) + (1 + p) + p  # [product] | + bc, round | [lookup] | interpolate | [product] | round
+    return {"act": act, "update": update, "cell": cell, "norm": norm, "h": h, "stages": h + 1}
+
 
 MODES = ("binary", "ternary", "fixed12")
 WEIGHT_BITS = {"binary": 1, "ternary": 2, "fixed12": 12}  # memory bits per weight code
@@ -240,6 +258,11 @@ class LSTMConfig(ConfigMixin):
         M, the shared post-accumulation units (gate scaling, activations, cell
         update), 1 <= M <= L; each takes one lane's sums per cycle. None: the
         fewest that never stall the array, ceil(L / (Cx + Ch)) (`units`).
+    pipeline : int
+        Register stages added for the clock (`post_offsets`, `handover`): 0 none; 1 registers every
+        product of the post-accumulation units before the sum, rounding and saturation that follow it,
+        every activation's table lookup before its interpolation, and the adder trees' sums before the
+        accumulators (6 more cycles per post unit item, 1 more per hand-over).
     segments : int
         Linear segments of the sigmoid and tanh units (a power of two; 128 keeps
         a trained model's hidden states within 0.005 of the float model's,
@@ -264,6 +287,7 @@ class LSTMConfig(ConfigMixin):
     s_fmt: FixedFormat = FixedFormat(18, 14)
     segments: int = 128
     post_units: int | None = None
+    pipeline: int = 0
 
     def __post_init__(self):
         self._coerce_formats()
@@ -277,6 +301,7 @@ class LSTMConfig(ConfigMixin):
         check_int("inputs_per_cycle", self.inputs_per_cycle, 1, 1024)
         if self.post_units is not None:
             check_int("post_units", self.post_units, 1, self.lanes)
+        check_int("pipeline", self.pipeline, 0, MAX_PIPELINE)
         for name in ("x_fmt", "h_fmt", "c_fmt", "pre_fmt", "act_fmt", "s_fmt"):
             if not getattr(self, name).signed:
                 raise ValueError(f"`{name}` must be signed, not {getattr(self, name)}")
@@ -357,25 +382,25 @@ def schedule(cfg, steps=1):
     gate q in i, f, g, o, the Cx = ceil(I/K) input chunks and then the
     Ch = ceil(H/K) hidden chunks, C = Cx + Ch cycles per gate: one (gate, chunk)
     per cycle, every lane adding K products of its unit's row into its
-    accumulators. `HANDOVER` cycles after a gate's last issue its L sums move
+    accumulators. `handover` cycles after a gate's last issue its L sums move
     into the hold buffer, which the M post units drain in D = ceil(L/M) cycles
     while the array accumulates the next gate; a hand-over waits for the
     previous drain to end, so gates complete every max(C, D) cycles (D > C
     stalls the array D - C cycles per gate). Counting from cycle 0, which
     issues the first chunk::
 
-        first hand-over        cycle C - 1 + HANDOVER
+        first hand-over        cycle C - 1 + handover
         the 4G - 1 next ones   max(C, D) cycles apart
         last drain cycle       D cycles after the last hand-over (its P0)
-        last h written         POST_STAGES - 1 cycles after that (P5), the step's last cycle
+        last h written         stages - 1 cycles after that (`post_offsets`), the step's last cycle
 
-    so a step takes C - 1 + HANDOVER + (4G - 1) max(C, D) + D + POST_STAGES cycles.
+    so a step takes C - 1 + handover + (4G - 1) max(C, D) + D + stages cycles.
     The lower bound counts the add/subtract/skip operations of the unpadded
     matrices on L*K adders.
     """
     C, D, G = cfg.x_chunks + cfg.h_chunks, cfg.drain_cycles, cfg.groups
     issue = G * 4 * C
-    per_step = C - 1 + HANDOVER + (4 * G - 1) * max(C, D) + D + POST_STAGES
+    per_step = C - 1 + handover(cfg) + (4 * G - 1) * max(C, D) + D + post_offsets(cfg)["stages"]
     ops = 4 * cfg.hidden * (cfg.input_size + cfg.hidden)
     lower = -(-ops // (cfg.lanes * cfg.inputs_per_cycle))
     return {"cycles_per_step": per_step, "issue_cycles": issue, "stall_cycles": (4 * G - 1) * max(0, D - C),
