@@ -12,7 +12,8 @@ from .options import float_type, int_type, SEED_MAX
 from .outdir import OutputDir, check_writable
 
 __all__ = ["CLIError", "begin", "emit", "progress", "check_build_root", "restart_if_replacing", "liberty_of",
-           "report_options", "check_report_args", "report_text", "SEED", "COUNT", "VOLATILE"]
+           "report_options", "library_options", "target_options", "fit_target", "target_line", "check_report_args",
+           "TARGET_HELP", "report_text", "SEED", "COUNT", "VOLATILE"]
 
 SEED = int_type(0, SEED_MAX, "an integer seed")
 COUNT = int_type(1, None, "a positive integer")
@@ -95,14 +96,64 @@ def liberty_of(args):
     return default_liberty(args.library)
 
 
-def report_options(p, *, sim=True, clock=True):
-    """The options of every command that synthesizes and measures: library, clock, simulator, output."""
+TARGET_HELP = ("a clock to meet: the design is built at the shallowest pipeline depth whose netlist meets it on the "
+               "library (synthesized for it, timed by OpenSTA) and run at it; where no depth does, at the deepest "
+               "one's own fmax, and the output names the path that prevents it")
+
+
+def library_options(p):
+    """The library a command synthesizes for: --liberty, --library, --sram-liberty."""
     p.add_argument("--liberty", metavar="FILE", help="a Liberty library (.lib or .lib.gz); default: --library")
     p.add_argument("--library", choices=("sky130", "ihp"), default="ihp",
                    help="a library of the PDK folder ($BITFORGE_PDK, default ../shared/pdk): ihp (default: IHP "
                         "SG13G2 cells with its SRAM macros) or sky130 (cells only)")
     p.add_argument("--sram-liberty", metavar="FILE",
                    help="an SRAM macro Liberty file of the cells' process (default: the PDK's macros of that process)")
+
+
+def target_options(p):
+    """`generate`'s --target-mhz and the library it times against."""
+    p.add_argument("--target-mhz", type=float_type(0.0, "a clock in MHz"), default=None, metavar="F",
+                   help=TARGET_HELP.replace(" and run at it", "") + " (needs Yosys and OpenSTA)")
+    library_options(p)
+
+
+def fit_target(args, component_for, depths):
+    """``--target-mhz`` of `generate`: `ppa.estimate.fit_pipeline` over ``depths`` on the library; None without
+    the option. The tools and the library are checked first."""
+    if getattr(args, "target_mhz", None) is None:
+        return None
+    from ppa.estimate import fit_pipeline
+    from ppa.timing import find_sta
+    from rtl.synth import find_yosys
+    if args.sram_liberty and not Path(args.sram_liberty).is_file():
+        raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
+    find_yosys()
+    find_sta()
+    check_build_root()
+    return fit_pipeline(component_for, depths, liberty_of(args), args.target_mhz, sram_liberty=args.sram_liberty,
+                        progress=lambda message: progress(args, message))
+
+
+def target_line(fit):
+    """The clause a command's text adds for a `fit_target` / ``clock_target`` result ('' for None)."""
+    if not fit:
+        return ""
+    last = fit["attempts"][-1]
+    if fit["met"]:
+        return (f"; pipeline depth {fit['depth']} meets {fit['target_mhz']:g} MHz (fmax {last['fmax_mhz']:.1f} MHz "
+                f"synthesized for it)")
+    return (f"; no pipeline depth meets {fit['target_mhz']:g} MHz: at depth {last['depth']} the critical path is "
+            f"{last['critical_path_ns']:.3f} ns ({last['fmax_mhz']:.1f} MHz, {last['levels']} cells) from "
+            f"{last['startpoint']} to {last['endpoint']}")
+
+
+def report_options(p, *, sim=True, clock=True, target=False):
+    """The options of every command that synthesizes and measures: library, clock, simulator, output."""
+    library_options(p)
+    if target:
+        p.add_argument("--target-mhz", type=float_type(0.0, "a clock in MHz"), default=None, metavar="F",
+                       help=TARGET_HELP + " (instead of --clock-mhz)")
     if clock:
         p.add_argument("--clock-mhz", type=float_type(0.0, "a clock in MHz"), default=None, metavar="F",
                        help="clock frequency (default: each design's own fmax, from static timing)")
@@ -123,6 +174,9 @@ def check_report_args(args):
     from ppa.timing import find_sta
     from rtl.synth import find_yosys
     from sim.runner import require_simulator
+    if getattr(args, "target_mhz", None) is not None and getattr(args, "clock_mhz", None) is not None:
+        raise CLIError(f"--target-mhz {args.target_mhz:g} and --clock-mhz {args.clock_mhz:g} both given: "
+                       f"--target-mhz picks the design's depth and runs it at that clock; give one of them")
     if getattr(args, "sim", None) is None:
         args.sim = "icarus" if args.command == "ppa" else "verilator"
     if args.sram_liberty and not Path(args.sram_liberty).is_file():
@@ -150,6 +204,8 @@ def report_text(report, lines=(), out_dir=None):
     if g and g.get("ratio"):
         text.append(f"with glitches: dynamic {g['dynamic_mw_with_glitches']:.3f} mW (standard cells {g['ratio']:.3f}x "
                     f"the zero-delay energy on {g['window']}, SDF delays on Icarus)")
+    if report.get("clock_target"):
+        text.append(f"clock target{target_line(report['clock_target'])}")
     text += list(lines)
     if out_dir is not None:
         text.append(f"wrote {Path(out_dir) / 'report.html'}")

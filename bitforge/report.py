@@ -79,6 +79,23 @@ def _taxonn_accuracy(cfg, work_dir):
     return float(metrics["test_accuracy"])
 
 
+def fit_clock(component_for, depths, liberty, target_mhz, *, require_timing=False, sram_liberty=None,
+              progress=None):
+    """`ppa.estimate.fit_pipeline` for a report: ``(fit, clock_mhz)``, the clock to run at being the target
+    when a depth meets it, else None (the deepest depth at its own fmax; the fit names the path that keeps
+    it from the target). ``require_timing``: `TimingNotMet` instead when none meets it."""
+    from ppa.estimate import TimingNotMet, fit_pipeline
+    fit = fit_pipeline(component_for, depths, liberty, target_mhz, sram_liberty=sram_liberty, progress=progress)
+    if fit["met"]:
+        return fit, fit["target_mhz"]
+    worst = fit["attempts"][-1]
+    if require_timing:
+        raise TimingNotMet(f"no pipeline depth meets {fit['target_mhz']:g} MHz: at depth {worst['depth']} the "
+                           f"critical path is {worst['critical_path_ns']:.3f} ns ({worst['fmax_mhz']:.1f} MHz) from "
+                           f"{worst['startpoint']} to {worst['endpoint']}")
+    return fit, None
+
+
 def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out, progress, model_fn, *,
                     require_timing=False, sram_liberty=None, glitch_window=None):
     from ppa.estimate import estimate
@@ -102,21 +119,28 @@ def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out
 
 def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="verilator",
                   steps=TAXONN_STEPS, seed=0, compare=True, sweep=True, glitch_window=TAXONN_GLITCH_WINDOW,
-                  progress=None):
+                  target_mhz=None, progress=None):
     """Write the TaxoNN report into ``out_dir``; returns report.json's dict.
 
     ``clock_mhz``: None runs each design at its own fmax (static timing). ``glitch_window``: that many
     training steps of TaxoNN (not of the baseline) also run with the netlist's delays (`ppa.glitch`);
-    0 or None: none."""
+    0 or None: none. ``target_mhz``: each design is synthesized for that clock and run at it when it meets
+    it, else at its own fmax with the path that keeps it from the target in ``clock_target`` (TaxoNN has
+    no pipeline option yet: one depth is tried)."""
     from accel.taxonn import TaxoNN
     from models.taxonn import baseline_config, schedule
     from ppa.energy_model import taxonn_energy
     out = ensure_dir(out_dir)
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
     workload = taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
+    fit = base_fit = None
+    if target_mhz is not None:
+        fit, clock_mhz = fit_clock(lambda depth: TaxoNN(cfg), [0], liberty, target_mhz,
+                                   require_timing=require_timing, sram_liberty=sram_liberty, progress=progress)
     main = _design_figures("taxonn", TaxoNN(cfg), cfg, workload, liberty, clock_mhz,
                            sim, out / "work" / "taxonn", progress, taxonn_energy, require_timing=require_timing,
                            sram_liberty=sram_liberty, glitch_window=min(glitch_window or 0, steps))
+    main["clock_target"] = fit
     main["inventory"] = _inventory(TaxoNN(cfg))
     main["workload"]["cycles_model"] = schedule(cfg)["total"]
     report = {**main, "comparison": None, "sweep": None}
@@ -124,9 +148,15 @@ def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False
         base_cfg = baseline_config(cfg)
         _say(progress, "baseline: dedicated multiplier arrays per phase, 16-bit arithmetic")
         workload = taxonn_workload(base_cfg, steps, seed)
+        base_clock = clock_mhz
+        if target_mhz is not None:
+            base_fit, base_clock = fit_clock(lambda depth: TaxoNN(base_cfg), [0], liberty, target_mhz,
+                                             require_timing=require_timing, sram_liberty=sram_liberty,
+                                             progress=progress)
         base = _design_figures("taxonn-baseline", TaxoNN(base_cfg), base_cfg, workload,
-                               liberty, clock_mhz, sim, out / "work" / "baseline", progress, taxonn_energy,
+                               liberty, base_clock, sim, out / "work" / "baseline", progress, taxonn_energy,
                                require_timing=require_timing, sram_liberty=sram_liberty)
+        base["clock_target"] = base_fit
         report["comparison"] = {
             "baseline": "the same generator with dedicated multiplier arrays per phase (multipliers='dedicated') "
                         "and 16-bit weights/activations/errors (models.taxonn.baseline_config), running the "
@@ -245,18 +275,25 @@ LSTM_MODES = ("binary", "ternary", "fixed12")
 
 def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False,
                       sram_liberty=None, sim="verilator", sequences=LSTM_SEQUENCES, seed=0, source="trained weights",
-                      glitch_window=LSTM_GLITCH_WINDOW, zero_skip=True, progress=None):
+                      glitch_window=LSTM_GLITCH_WINDOW, zero_skip=True, target_mhz=None, progress=None):
     """Figures of one BT-LSTM mode, run with ``weights``: a network trained in that mode. ``glitch_window``:
     that many time steps (from the first sequence on) also run with the netlist's delays (`ppa.glitch`);
     0 or None: none. ``zero_skip`` (ternary): the workload runs again with every zero weight set to +1
-    (`_zero_skip`)."""
+    (`_zero_skip`). ``target_mhz``: the design is built at the shallowest ``pipeline`` depth that meets
+    that clock and run at it (`fit_clock`), ``clock_mhz`` then unused."""
     from accel.lstm import LSTM
-    from models.lstm import schedule
+    from models.lstm import schedule, MAX_PIPELINE
     from ppa.energy_model import lstm_energy
     if weights is None or weights.mode != mode:
         raise ValueError(f"the {mode} design needs a network trained in that mode, not "
                          f"{'none' if weights is None else weights.mode + ' weights'}")
     c = dataclasses.replace(cfg, mode=mode)
+    fit = None
+    if target_mhz is not None:
+        fit, clock_mhz = fit_clock(lambda depth: LSTM(dataclasses.replace(c, pipeline=depth)),
+                                   range(MAX_PIPELINE + 1), liberty, target_mhz, require_timing=require_timing,
+                                   sram_liberty=sram_liberty, progress=progress)
+        c = dataclasses.replace(c, pipeline=fit["depth"])
     _say(progress, f"BT-LSTM {mode} I={c.input_size} H={c.hidden} L={c.lanes} K={c.inputs_per_cycle}")
     wl = lstm_workload(c, weights, sequences, seed)
     fig = _design_figures("lstm", LSTM(c), c, wl, liberty, clock_mhz, sim, Path(out_dir) / "work" / mode, progress,
@@ -268,6 +305,7 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
                                       clock_mhz=clock_mhz, sram_liberty=sram_liberty, sequences=sequences,
                                       seed=seed, progress=progress)
     sched = schedule(c)
+    fig["clock_target"] = fit
     fig["weights"] = source
     fig["workload"]["cycles_model"] = sched["cycles_per_step"]
     fig["weight_memory_bits"] = sched["weight_memory_bits"]
@@ -373,8 +411,9 @@ def trained_lstm_modes(cfg, weights_path, work_dir, *, compare=True, trained=Non
 
 def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None,
                 sim="verilator", sequences=LSTM_SEQUENCES, seed=0, compare=True, figures=None, sources=None,
-                glitch_window=LSTM_GLITCH_WINDOW, workers=1, progress=None):
+                glitch_window=LSTM_GLITCH_WINDOW, workers=1, target_mhz=None, progress=None):
     """Write the BT-LSTM report (``cfg.mode`` first, the other `LSTM_MODES` beside it) into ``out_dir``.
+    ``target_mhz``: each mode's design at the shallowest pipeline depth that meets it (`lstm_mode_figures`).
 
     ``weights`` maps each mode to the network trained in that mode (`models.lstm_train.train_modes`
     trains one run in every mode); ``sources`` describes each. ``figures`` maps modes to
@@ -393,7 +432,7 @@ def lstm_report(cfg, weights, liberty, out_dir, *, clock_mhz=None, require_timin
     # the glitch-aware window for the reported design only (Icarus with SDF: minutes per time step)
     jobs = {m: dict(clock_mhz=clock_mhz, require_timing=require_timing, sram_liberty=sram_liberty, sim=sim,
                     sequences=sequences, seed=seed, glitch_window=glitch_window if m == cfg.mode else 0,
-                    source=(sources or {}).get(m, "trained weights")) for m in todo}
+                    source=(sources or {}).get(m, "trained weights"), target_mhz=target_mhz) for m in todo}
     if workers > 1 and len(todo) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

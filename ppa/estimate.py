@@ -31,7 +31,8 @@ from .power import ACCOUNTING, METHOD, Activity, analyze_vcd
 from .saif import write_saif
 from .timing import analyze_timing
 
-__all__ = ["estimate", "measure", "block_label", "Workload", "TimingNotMet", "MEMORIES", "memory_mode", "GATE_SIMULATORS"]
+__all__ = ["estimate", "measure", "fit_pipeline", "block_label", "Workload", "TimingNotMet", "MEMORIES", "memory_mode",
+           "GATE_SIMULATORS"]
 
 _LABELS = (("pe_", "PE array (multipliers)"), ("adder_tree", "adder trees"), ("tree_", "adder trees"),
            ("act_", "activation units"), ("lfsr", "LFSR (stochastic rounding)"),
@@ -161,6 +162,35 @@ def time_with_memories(synth, macros, *, clock_mhz=None, work_dir=None, clock_po
     else:
         how = timing.memories_timing
     return timing, plans, how
+
+
+def fit_pipeline(component_for, depths, liberty, target_mhz, *, sram_liberty=None, progress=None):
+    """The shallowest pipeline depth whose netlist meets ``target_mhz``: each depth in ``depths`` (in order)
+    synthesized for that clock (``component_for(depth)``) and timed as the reports time it
+    (`time_with_memories`) until one meets it. Returns ``{"target_mhz", "met", "depth"`` (the first that
+    meets it, else the last tried), ``"attempts"``: per depth its fmax, critical path, start and end
+    point and how many cells deep``}``: where none meets the clock, the last attempt's path is the one that
+    prevents it. The synthesis of the chosen depth is cached for the report that follows."""
+    from rtl.synth import check_clock_mhz
+    target = check_clock_mhz(target_mhz, "target_mhz")
+    depths = list(depths)
+    if not depths:
+        raise ValueError("fit_pipeline needs at least one pipeline depth to try")
+    say = progress or (lambda message: None)
+    macros = macros_for(read_liberty(liberty), sram_liberty)
+    attempts = []
+    for depth in depths:
+        say(f"pipeline depth {depth}: synthesis and timing for {target:g} MHz")
+        synth = synthesize(component_for(depth), liberty, clock_mhz=target, memories=memory_mode(macros),
+                           progress=say)
+        timing, _, _ = time_with_memories(synth, macros, clock_mhz=target)
+        attempts.append({"depth": depth, "fmax_mhz": timing.fmax_mhz, "critical_path_ns": timing.critical_path_ns,
+                         "startpoint": timing.startpoint, "endpoint": timing.endpoint, "levels": timing.levels,
+                         "blocks": list(timing.blocks), "met": timing.fmax_mhz >= target})
+        if attempts[-1]["met"]:
+            break
+    return {"target_mhz": target, "met": attempts[-1]["met"], "depth": attempts[-1]["depth"], "attempts": attempts,
+            "method": "each depth synthesized for the target clock and timed by OpenSTA (the reports' timing)"}
 
 
 def measure(synth, run, workload, out_dir, *, clock_mhz=None, require_timing=False, macros=(), per_cycle=False,

@@ -5,7 +5,8 @@ from pathlib import Path
 from quant.errors import BadInput
 
 from ..command import (CLIError, begin, emit, progress, check_build_root, restart_if_replacing, liberty_of,
-                       report_options, check_report_args, report_text, SEED, COUNT, COUNT0)
+                       report_options, target_options, fit_target, target_line, check_report_args, report_text,
+                       SEED, COUNT, COUNT0)
 from ..options import add_config_options, config_from_args, float_type, int_type, name_options, SEED_MAX
 from . import Design, Command
 
@@ -80,20 +81,27 @@ def check_limits(command, cfg, args, *, task=None):
 def _generate_args(p):
     add_config_options(p, _config_cls())
     p.add_argument("--weights", metavar="NPZ", help="take I, H and the mode from a trained lstm.npz")
+    target_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
 
 def _generate(args):
-    from models.lstm import schedule
+    import dataclasses
+    from models.lstm import schedule, MAX_PIPELINE
     from ..jobs import write_generated
     cfg, _ = _config(args)
     check_limits("generate", cfg, args)
-    sched = schedule(cfg)
     begin(args)
-    manifest = write_generated(lambda: _component(cfg), "lstm", cfg, args.out, _figures(cfg))
+    fit = fit_target(args, lambda depth: _component(dataclasses.replace(cfg, pipeline=depth)),
+                     range(MAX_PIPELINE + 1))
+    if fit is not None:
+        cfg = dataclasses.replace(cfg, pipeline=fit["depth"])
+    sched = schedule(cfg)
+    figures = {**_figures(cfg), **({"clock_target": fit} if fit else {})}
+    manifest = write_generated(lambda: _component(cfg), "lstm", cfg, args.out, figures)
     return emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; {cfg.mode}, "
                 f"{sched['cycles_per_step']} cycles per time step on L={cfg.lanes}, K={cfg.inputs_per_cycle}; "
-                f"weight memory {sched['weight_memory_bits']} bits")
+                f"weight memory {sched['weight_memory_bits']} bits" + target_line(fit))
 
 
 def _simulate_args(p):
@@ -214,7 +222,7 @@ def _report_args(p):
                         f"Icarus, for the glitch-aware figure (default {LSTM_GLITCH_WINDOW}; 0: none)")
     p.add_argument("--jobs", type=int_type(1, 8, "a process count"), default=2, metavar="N",
                    help="modes synthesized and simulated at a time, each in its own process (default 2)")
-    report_options(p)
+    report_options(p, target=True)
     p.add_argument("--no-compare", action="store_true", help="skip the comparison designs")
 
 
@@ -237,7 +245,7 @@ def _report(args):
     report = lstm_report(cfg, nets, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim,
                          require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                          sequences=args.sequences, compare=not args.no_compare, sources=sources,
-                         glitch_window=args.glitch_window, workers=args.jobs,
+                         glitch_window=args.glitch_window, workers=args.jobs, target_mhz=args.target_mhz,
                          progress=lambda m: progress(args, m))
     return emit(args, report, report_text(report, _report_lines(report), args.out))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from quant.errors import BadInput
 
 from ..command import (begin, emit, progress, check_build_root, restart_if_replacing, liberty_of, report_options,
-                       check_report_args, report_text, SEED, COUNT, COUNT0)
+                       target_options, fit_target, target_line, check_report_args, report_text, SEED, COUNT, COUNT0)
 from ..options import add_config_options, config_from_args, SEED_MAX
 from ..outdir import check_writable
 from . import Design, Command
@@ -64,6 +64,7 @@ def check_limits(command, cfg, args, *, dataset=None):
 
 def _generate_args(p):
     add_config_options(p, _config_cls())
+    target_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
 
@@ -74,9 +75,11 @@ def _generate(args):
     check_limits("generate", cfg, args)
     sched = schedule(cfg)
     begin(args)
-    manifest = write_generated(lambda: _component(cfg), "taxonn", cfg, args.out, _figures(cfg))
+    fit = fit_target(args, lambda depth: _component(cfg), [0])  # no pipeline option yet: the one depth checked
+    figures = {**_figures(cfg), **({"clock_target": fit} if fit else {})}
+    manifest = write_generated(lambda: _component(cfg), "taxonn", cfg, args.out, figures)
     return emit(args, manifest, f"wrote {manifest['files'][0]} and {manifest['files'][1]}; "
-                f"{sched['total']} cycles per training step on P={cfg.pes}")
+                f"{sched['total']} cycles per training step on P={cfg.pes}" + target_line(fit))
 
 
 def _simulate_args(p):
@@ -155,7 +158,7 @@ def _train(args):
 def _report_args(p):
     from ..report import TAXONN_GLITCH_WINDOW, TAXONN_STEPS
     add_config_options(p, _config_cls())
-    report_options(p)
+    report_options(p, target=True)
     p.add_argument("--no-compare", action="store_true", help="skip the comparison design")
     p.add_argument("--steps", type=COUNT, default=TAXONN_STEPS, metavar="N",
                    help=f"training steps simulated at gate level (default {TAXONN_STEPS})")
@@ -176,7 +179,7 @@ def _report(args):
     report = taxonn_report(cfg, liberty, args.out, clock_mhz=args.clock_mhz, sim=args.sim, steps=args.steps,
                            require_timing=args.require_timing, sram_liberty=args.sram_liberty,
                            compare=not args.no_compare, sweep=not args.no_sweep, glitch_window=args.glitch_window,
-                           progress=lambda m: progress(args, m))
+                           target_mhz=args.target_mhz, progress=lambda m: progress(args, m))
     return emit(args, report, report_text(report, _report_lines(report), args.out))
 
 

@@ -267,4 +267,26 @@ def test_report_bad_input(capsys, tmp_path):
         assert code == 2 and "argument --clock-mhz: " in err and clock in err and err.count("\n") == 1
     code, _, err = run(capsys, "report", "taxonn", "--steps", "0", "--no-compare", "--out", str(tmp_path / "r"))
     assert code == 2 and "argument --steps: must be at least 1, not 0" in err
+    for design in ("taxonn", "lstm"):
+        code, _, err = run(capsys, "report", design, "--target-mhz", "200", "--clock-mhz", "100", "--no-compare",
+                           "--out", str(tmp_path / "r"))
+        assert code == 2 and "--target-mhz 200 and --clock-mhz 100 both given" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "generate", "lstm", "--target-mhz", "-1", "--out", str(tmp_path / "r"))
+    assert code == 2 and "argument --target-mhz: " in err
     assert not (tmp_path / "r").exists()
+
+
+def test_generate_lstm_for_a_target_clock(capsys, tmp_path, tools):
+    """--target-mhz builds the shallowest pipeline depth that meets the clock: an unreachable one ends at the
+    deepest, naming its critical path; an easy one keeps depth 0."""
+    small = ["generate", "lstm", "--input-size", "2", "--hidden", "2", "--lanes", "1", "--inputs-per-cycle", "2",
+             "--library", "sky130", "--json"]
+    code, out, _ = run(capsys, *small, "--target-mhz", "5000", "--out", str(tmp_path / "hard"))
+    manifest = json.loads(out)
+    fit = manifest["clock_target"]
+    assert code == 0 and not fit["met"] and manifest["config"]["pipeline"] == fit["depth"] == 1
+    assert [a["depth"] for a in fit["attempts"]] == [0, 1] and fit["attempts"][1]["fmax_mhz"] < 5000
+    assert fit["attempts"][1]["fmax_mhz"] > fit["attempts"][0]["fmax_mhz"]  # the registers shorten the path
+    code, out, _ = run(capsys, *small, "--target-mhz", "10", "--out", str(tmp_path / "easy"))
+    manifest = json.loads(out)
+    assert code == 0 and manifest["clock_target"]["met"] and manifest["config"]["pipeline"] == 0

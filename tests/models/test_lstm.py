@@ -1,5 +1,7 @@
 """The LSTM export contract's loader and the golden arithmetic's building rules."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -126,6 +128,26 @@ def test_schedule_with_a_stalling_array():
     # as many units as lanes: one drain cycle, gates every C cycles
     full = schedule(LSTMConfig(input_size=16, hidden=16, lanes=8, inputs_per_cycle=16, post_units=8))
     assert full["stall_cycles"] == 0 and full["cycles_per_step"] == 3 + 7 * 2 + 1 + 6
+
+
+def test_schedule_of_the_pipelined_datapath():
+    from models.lstm import schedule, post_offsets, handover
+    # pipeline 1: the trees' sums take a register of their own (hand-over 3 cycles after the last issue) and
+    # the post units twelve stages: P0 products | sum, round | lookup | interpolate (act, cycle 3) | products
+    # (update, 4) | sum, round (cell, 5) | product (norm, 6) | + bc, round | lookup | interpolate | product |
+    # round (h, 11)
+    cfg = LSTMConfig(input_size=16, hidden=16, lanes=8, inputs_per_cycle=16, post_units=1, pipeline=1)
+    assert handover(cfg) == 3
+    assert post_offsets(cfg) == {"act": 3, "update": 4, "cell": 5, "norm": 6, "h": 11, "stages": 12}
+    assert schedule(cfg)["cycles_per_step"] == 1 + 3 + 7 * 8 + 8 + 12 == 80
+    assert post_offsets(dataclasses.replace(cfg, pipeline=0)) == {"act": 1, "update": 2, "cell": 2, "norm": 3,
+                                                                   "h": 5, "stages": 6}
+
+
+@pytest.mark.parametrize("pipeline", [-1, 2, 1.0, True])
+def test_pipeline_depth_is_checked(pipeline):
+    with pytest.raises((ValueError, TypeError), match="pipeline"):
+        LSTMConfig(pipeline=pipeline)
 
 
 @pytest.mark.parametrize("units", [0, 9, 2.0, True])

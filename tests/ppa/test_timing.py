@@ -371,3 +371,45 @@ def test_write_sdc(tmp_path):
     text = write_sdc(tmp_path / "a.sdc", clock_port=None, period_ns=4, input_delay_ns=0.5).read_text()
     assert "create_clock -name vclk -period 4.000000\n" in text
     assert "set_input_delay 0.500000 -clock vclk [all_inputs]" in text and "set_driving_cell" not in text
+
+
+class TwoMuls(wiring.Component):
+    """``(a * b) * c`` between registers, with ``depth`` 1 a register between the two multipliers."""
+    a: In(8)
+    b: In(8)
+    c: In(8)
+    p: Out(24)
+
+    def __init__(self, depth):
+        self.depth = depth
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, c, c2, ab = Signal(8), Signal(8), Signal(8), Signal(8), Signal(16)
+        m.d.sync += [a.eq(self.a), b.eq(self.b), c.eq(self.c)]
+        if self.depth:
+            m.d.sync += [ab.eq(a * b), c2.eq(c)]
+        else:
+            m.d.comb += [ab.eq(a * b), c2.eq(c)]
+        m.d.sync += self.p.eq(ab * c2)
+        return m
+
+
+def test_fit_pipeline_picks_the_shallowest_depth_that_meets_the_clock(tools):
+    from ppa.estimate import fit_pipeline
+    times = {d: analyze_timing(synthesize(TwoMuls(d), tools)).fmax_mhz for d in (0, 1)}
+    assert times[1] > 1.3 * times[0]  # one multiplier per stage instead of two
+    between = (times[0] + times[1]) / 2 * 0.9
+    fit = fit_pipeline(TwoMuls, [0, 1], tools, between)
+    assert fit["met"] and fit["depth"] == 1 and [a["depth"] for a in fit["attempts"]] == [0, 1]
+    assert not fit["attempts"][0]["met"] and fit["attempts"][0]["fmax_mhz"] < between <= fit["attempts"][1]["fmax_mhz"]
+    easy = fit_pipeline(TwoMuls, [0, 1], tools, times[0] / 2)
+    assert easy["met"] and easy["depth"] == 0 and len(easy["attempts"]) == 1
+    # out of reach: the deepest depth's path is the one that prevents it
+    hard = fit_pipeline(TwoMuls, [0, 1], tools, 3 * times[1])
+    assert not hard["met"] and hard["depth"] == 1 and len(hard["attempts"]) == 2
+    last = hard["attempts"][-1]
+    assert last["critical_path_ns"] == pytest.approx(1000 / last["fmax_mhz"]) and last["levels"] > 3
+    with pytest.raises(ValueError, match="target_mhz"):
+        fit_pipeline(TwoMuls, [0], tools, -5)
