@@ -21,13 +21,21 @@ Two sections, sized independently:
   and output product (stages P0..P5). When D > Cx+Ch the buffer is still
   draining when the next gate completes: the array stalls until it is free
   (`models.lstm.schedule` counts it).
+* **Pipelining** (``cfg.pipeline``, for a clock): 1 registers the trees' sums before the
+  accumulators, splits each post-unit sum of products into a carry-save tree and a registered
+  adder (`accel.fused`), registers the activation lookups, and selects gate o's i, f, g and old
+  c a cycle early into registers; 2 also registers every memory word before its first use
+  (weights, inputs and h chunk before the trees, the gate word in the post units, the cell
+  word read two cycles ahead). `models.lstm.handover` and `models.lstm.post_offsets` give
+  the added cycles; the arithmetic is unchanged.
 
 Memories: weight words (L*K codes: lane l's codes in bits
 ``l*K*wb .. (l+1)*K*wb-1``, code k at ``k*wb`` within them, ``wb`` = 1, 2 or
 12; binary 1 = +1, 0 = -1; ternary 00 = 0, 01 = +1, 11 = -1; fixed12 two's
 complement), gate parameters per (group, gate, drain cycle) (sx, sh, b of the
 M lanes a drain cycle serves, field m for unit m), cell parameters per (group,
-drain cycle) (sc, bc likewise), the input buffer (Cx words of K x codes). The h state (two banks) and c state are registers.
+drain cycle) (sc, bc likewise), the input buffer (Cx words of K x codes). The h state (two
+banks) and c state are registers.
 
 Host interface
 --------------
@@ -274,8 +282,19 @@ class LSTM(wiring.Component):
         v1, g1, q1 = delay(issuing, "v1"), delay(g, "g1"), delay(q, "q1")
         is_x1, first1, last1 = delay(j < Cx, "is_x1"), delay(j == 0, "first1"), delay(j == C - 1, "last1")
 
-        # S1: trees and accumulators
-        x_in = [x_rd.data[k * xb:(k + 1) * xb].as_signed() for k in range(K)]
+        def flags_later(suffix):
+            """The S1 flags one stage later (the array's pipeline registers)."""
+            return (delay(v, f"{n}{suffix}") for v, n in ((v1, "v1"), (g1, "g1"), (q1, "q1"), (is_x1, "is_x1"),
+                                                          (first1, "first1"), (last1, "last1")))
+
+        # S1: trees and accumulators; with ``pipeline`` >= 2 the memories' words registered first
+        w_word, x_word = w_rd.data, x_rd.data
+        if cfg.pipeline >= 2:
+            w_word = delay(w_rd.data, "w_word", run & v1)
+            x_word = delay(x_rd.data, "x_word", run & v1 & is_x1)
+            h_word = delay(h_word, "h_word_q", run & v1 & ~is_x1)
+            v1, g1, q1, is_x1, first1, last1 = flags_later("w")
+        x_in = [x_word[k * xb:(k + 1) * xb].as_signed() for k in range(K)]
         h_in = [h_word[k * hb:(k + 1) * hb].as_signed() for k in range(K)]
         acc_x_bits = cfg.acc_bits(cfg.input_size, cfg.x_fmt)
         acc_h_bits = cfg.acc_bits(cfg.hidden, cfg.h_fmt)
@@ -284,7 +303,7 @@ class LSTM(wiring.Component):
         dot_mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
         sums = []
         for lane in range(L):
-            codes = w_rd.data[lane * K * wb:(lane + 1) * K * wb]
+            codes = w_word[lane * K * wb:(lane + 1) * K * wb]
             m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb)
             m.submodules[f"tree_h{lane}"] = dot_h = CodeDot(K, dot_mode, wb, hb)
             m.d.comb += [dot_x.codes.eq(codes), dot_h.codes.eq(codes)]
@@ -294,9 +313,7 @@ class LSTM(wiring.Component):
         if cfg.pipeline >= 1:  # the trees' sums registered on their own (S1a), accumulated a cycle later
             sums = [(delay(sx_, f"sum_x{lane}", run & v1 & is_x1), delay(sh_, f"sum_h{lane}", run & v1 & ~is_x1))
                     for lane, (sx_, sh_) in enumerate(sums)]
-            v1, g1, q1, is_x1, first1, last1 = (delay(v, f"{n}a") for v, n in ((v1, "v1"), (g1, "g1"), (q1, "q1"),
-                                                                          (is_x1, "is_x1"), (first1, "first1"),
-                                                                          (last1, "last1")))
+            v1, g1, q1, is_x1, first1, last1 = flags_later("a")
         for lane, (sum_x, sum_h) in enumerate(sums):
             with m.If(run & v1):
                 with m.If(is_x1):
@@ -348,9 +365,18 @@ class LSTM(wiring.Component):
             tags.append(tuple(tag(v, f"p{k}_{n}") for v, n in zip(prev, ("v", "q", "g", "d", "last"))))
         valid_o = lambda k: tags[k][0] & (tags[k][1] == 3)   # gate o's item, k cycles into the units
         at_act, at_update, at_cell, at_norm, at_h = (tags[off[n]] for n in ("act", "update", "cell", "norm", "h"))
-        with m.If(valid_o(off["norm"] - 1)):  # cell parameters of the item entering the norm stage
-            m.d.comb += c_rd.addr.eq(tags[off["norm"] - 1][2] * D + tags[off["norm"] - 1][3])
-        m.d.comb += c_rd.en.eq(idle | valid_o(off["norm"] - 1))
+        # cell parameters of the item entering the norm stage: read the cycle before (two before with
+        # ``pipeline`` >= 2, the word then registered)
+        ahead = 2 if cfg.pipeline >= 2 else 1
+        reader = tags[off["norm"] - ahead]
+        with m.If(valid_o(off["norm"] - ahead)):
+            m.d.comb += c_rd.addr.eq(reader[2] * D + reader[3])
+        m.d.comb += c_rd.en.eq(idle | valid_o(off["norm"] - ahead))
+        c_word = c_rd.data
+        if cfg.pipeline >= 2:
+            c_word = Signal.like(c_rd.data, name="c_word")
+            with m.If(valid_o(off["norm"] - 1)):
+                m.d.sync += c_word.eq(c_rd.data)
 
         # gate registers i, f, g of every lane, written when the activation is out, read by gate o's update
         gates = [[Signal(signed(ab), name=f"gate{qq}_{lane}") for qq in range(3)] for lane in range(L)]
@@ -364,7 +390,7 @@ class LSTM(wiring.Component):
                 return Array(values[lane] if lane is not None else zero for lane in lanes)
 
             gw = g_rd.data[unit * mp.gate_bits:(unit + 1) * mp.gate_bits]
-            cw = c_rd.data[unit * mp.cell_bits:(unit + 1) * mp.cell_bits]
+            cw = c_word[unit * mp.cell_bits:(unit + 1) * mp.cell_bits]
             m.d.comb += [
                 post.load.eq(draining), post.q.eq(hold_q),
                 post.ax.eq(per_drain(hold_x, Const(0, signed(acc_x_bits)))[d]),
@@ -373,9 +399,21 @@ class LSTM(wiring.Component):
                 post.b.eq(gw[2 * sb:].as_signed()),
                 post.sc.eq(cw[:sb].as_signed()), post.bc.eq(cw[sb:].as_signed()),
             ]
-            up_d = at_update[3]
-            for qq, port in ((0, post.i), (1, post.f), (2, post.g)):
-                m.d.comb += port.eq(per_drain([gates[lane][qq] for lane in range(L)], Const(0, signed(ab)))[up_d])
+            # gate o's i, f, g and old c: selected in the update stage, or with ``pipeline`` >= 1 the cycle
+            # before and registered (gate g's activation is written a cycle earlier still: C >= 1)
+            early = cfg.pipeline >= 1
+            picker = tags[off["update"] - 1] if early else at_update
+            ins = [per_drain([gates[lane][qq] for lane in range(L)], Const(0, signed(ab)))[picker[3]]
+                   for qq in range(3)]
+            c_state = Array(Mux(first, c0[unit_at[gg, dd]], cs[unit_at[gg, dd]]) if (gg, dd) in unit_at
+                            else Const(0, cb) for gg in range(G) for dd in range(D))
+            ins.append(c_state[picker[2] * D + picker[3]])
+            if early:
+                regs = [Signal.like(v, name=f"{n}_in{unit}") for v, n in zip(ins, ("i", "f", "g", "c"))]
+                with m.If(valid_o(off["update"] - 1)):
+                    m.d.sync += [r.eq(v) for r, v in zip(regs, ins)]
+                ins = regs
+            m.d.comb += [port.eq(v) for port, v in zip((post.i, post.f, post.g, post.c_old), ins)]
             act_v, act_q, _, act_d, _ = at_act
             with m.If(act_v & (act_q != 3)):
                 with m.Switch(act_d):
@@ -387,9 +425,6 @@ class LSTM(wiring.Component):
                                         with m.Case(qq):
                                             m.d.sync += gates[lane][qq].eq(post.act)
             slot = lambda item: item[2] * D + item[3]
-            c_state = Array(Mux(first, c0[unit_at[gg, dd]], cs[unit_at[gg, dd]]) if (gg, dd) in unit_at
-                            else Const(0, cb) for gg in range(G) for dd in range(D))
-            m.d.comb += post.c_old.eq(c_state[slot(at_update)])
             with m.If(valid_o(off["cell"])):
                 with m.Switch(slot(at_cell)):
                     for (gg, dd), u in unit_at.items():

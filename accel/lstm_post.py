@@ -13,9 +13,11 @@ switch; the stages after the activation run for gate o only. With ``pipeline`` 0
 * P4: ``tanh(n)``.
 * P5: ``h = rq(o * tanh(n), h_fmt)`` (the controller writes the h state).
 
-``pipeline`` 1 adds a register after every product (P0's two, P2's two, P3's, P5's) and
-after each activation's table lookup: twelve stages. `models.lstm.post_offsets` gives the
-cycle at which each input is taken and each output is out; the controller follows it.
+``pipeline`` 1 builds every sum of products (P0, P2, P3, P5) as one carry-save tree whose two
+rows are registered before the adder, rounding and clamp (`accel.fused`), and registers each
+activation's table lookup: twelve stages; 2 also registers the unit's inputs: thirteen.
+`models.lstm.post_offsets` gives the cycle at which each input is taken and each output is
+out; the controller follows it.
 The arithmetic is `models.lstm.LSTMGolden`'s, bit for bit.
 """
 
@@ -26,6 +28,7 @@ from amaranth.lib.wiring import In, Out
 from models.lstm import post_offsets
 from quant import activations
 from ._fixed import requantize_hw
+from .fused import fused_rq_hw
 from .units import PWLUnit
 
 __all__ = ["PostUnit"]
@@ -57,7 +60,6 @@ class PostUnit(wiring.Component):
                                   cfg.act_fmt.frac, cfg.s_fmt.frac)
         wf = cfg.weight_frac
         m = Module()
-        rq = lambda v, frac, fmt: requantize_hw(v, frac, fmt, "nearest", "saturate")
 
         # the item in each stage: valid[k] (any gate) and its gate q, k cycles after load
         last = self.offsets["h"]
@@ -80,16 +82,30 @@ class PostUnit(wiring.Component):
             stage[0] += 1
             return regs
 
-        def cut_here(values, names, gate_o=False):
-            """A pipeline cut: registered when ``pipeline`` >= 1, else the values themselves."""
-            return reg(values, names, gate_o) if cut else list(values)
+        def fused(products, terms, frac, fmt, name, carry=None, gate_o=True):
+            """``rq(sum, frac, fmt)`` of ``products`` ``(a, b, shift)`` and ``terms`` ``(c, shift)``. With ``pipeline``
+            0 as written (Yosys builds the multipliers and adders); with 1 as one carry-save tree whose two rows
+            are registered before the one adder, shift and clamp (`accel.fused`): a stage, which ``carry`` (o's
+            code) crosses in a register of its own. Returns (result, carry)."""
+            if not cut:
+                total = sum((a * b) << sh for a, b, sh in products) + sum(c << sh for c, sh in terms)
+                return requantize_hw(total, frac, fmt, "nearest", "saturate"), carry
+            out = fused_rq_hw(m, products, terms, frac, fmt, register=(out_item if gate_o else valid)[stage[0]],
+                              name=name)
+            if carry is not None:
+                carry, = reg([carry], [f"o_{name}"], gate_o=True)
+            else:
+                stage[0] += 1
+            return out, carry
 
-        # P0: gate scaling
+        # P0: gate scaling (every gate), its inputs first registered with ``pipeline`` >= 2
+        ax, ah, sx, sh, b = self.ax, self.ah, self.sx, self.sh, self.b
+        if cfg.pipeline >= 2:
+            ax, ah, sx, sh, b = reg([ax, ah, sx, sh, b], ["ax_q", "ah_q", "sx_q", "sh_q", "b_q"])
         frac_pre = max(sf + xf + wf, sf + hf + wf, pf)
-        px, ph, b = cut_here([self.sx * self.ax, self.sh * self.ah, self.b], ["prod_x", "prod_h", "b_q"])
-        total = (px << (frac_pre - (sf + xf + wf))) + (ph << (frac_pre - (sf + hf + wf))) + \
-            (b << (frac_pre - pf))
-        pre, = reg([rq(total, frac_pre, cfg.pre_fmt)], ["pre"])
+        total, _ = fused([(sx, ax, frac_pre - (sf + xf + wf)), (sh, ah, frac_pre - (sf + hf + wf))],
+                         [(b, frac_pre - pf)], frac_pre, cfg.pre_fmt, "p0", gate_o=False)
+        pre, = reg([total], ["pre"])
 
         # P1: activation (sigmoid for i, f, o; tanh for g)
         tnh = activations.tanh(cfg.pre_fmt, cfg.act_fmt, segments=cfg.segments)
@@ -104,22 +120,21 @@ class PostUnit(wiring.Component):
         m.d.comb += self.act.eq(Mux(q[stage[0]] == 2, unit_t.y, unit_s.y))
         o, = reg([self.act], ["o_keep"], gate_o=True)
 
-        # P2: cell update
+        # P2: cell update (gate o's items from here on)
         assert stage[0] == self.offsets["update"]
         frac_c = max(af + cf, 2 * af)
-        fc, ig, o = cut_here([self.f * self.c_old, self.i * self.g, o], ["prod_fc", "prod_ig", "o_cut_c"],
-                             gate_o=True)
+        c_next, o = fused([(self.f, self.c_old, frac_c - (af + cf)), (self.i, self.g, frac_c - 2 * af)], [], frac_c,
+                          cfg.c_fmt, "p2", carry=o)
         assert stage[0] == self.offsets["cell"]
-        m.d.comb += self.c_next.eq(rq((fc << (frac_c - (af + cf))) + (ig << (frac_c - 2 * af)), frac_c,
-                                      cfg.c_fmt))
+        m.d.comb += self.c_next.eq(c_next)
         o, c_new = reg([o, self.c_next], ["o_c", "c_new"], gate_o=True)
 
         # P3: normalized cell
         assert stage[0] == self.offsets["norm"]
         frac_n = max(sf + cf, pf)
-        sc_c, bc, o = cut_here([self.sc * c_new, self.bc, o], ["prod_sc", "bc_q", "o_cut_n"], gate_o=True)
-        n, o = reg([rq((sc_c << (frac_n - (sf + cf))) + (bc << (frac_n - pf)), frac_n, cfg.pre_fmt), o],
-                   ["n", "o_n"], gate_o=True)
+        n, o = fused([(self.sc, c_new, frac_n - (sf + cf))], [(self.bc, frac_n - pf)], frac_n, cfg.pre_fmt, "p3",
+                     carry=o)
+        n, o = reg([n, o], ["n", "o_n"], gate_o=True)
 
         # P4: tanh of the normalized cell
         m.submodules.act_cell = unit_c = PWLUnit(tnh, registered=cut)
@@ -130,7 +145,7 @@ class PostUnit(wiring.Component):
         tn, o = reg([unit_c.y, o], ["tn", "o_t"], gate_o=True)
 
         # P5: output product
-        prod, = cut_here([o * tn], ["prod_h"], gate_o=True)
+        h, _ = fused([(o, tn, 0)], [], 2 * af, cfg.h_fmt, "p5")
         assert stage[0] == self.offsets["h"]
-        m.d.comb += self.h.eq(rq(prod, 2 * af, cfg.h_fmt))
+        m.d.comb += self.h.eq(h)
         return m

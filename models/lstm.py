@@ -54,29 +54,31 @@ from ._config import ConfigMixin, check_int, check_choice
 __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedule", "MODES", "FIXED12_MAX",
            "CODE_SETS", "post_offsets", "handover", "MAX_PIPELINE", "WEIGHT_BITS"]
 
-#: The most register stages `LSTMConfig.pipeline` adds.
-MAX_PIPELINE = 1
+#: The deepest `LSTMConfig.pipeline`.
+MAX_PIPELINE = 2
 
 
 def handover(cfg):
-    """Cycles from a (gate, chunk) issue to the hold buffer taking the gate's sums: weight read (S0),
-    the adder trees, registered on their own with ``pipeline`` >= 1, the accumulators, the hand-over."""
-    return 2 + (1 if cfg.pipeline >= 1 else 0)
+    """Cycles from a (gate, chunk) issue to the hold buffer taking the gate's sums: weight read (S0), with
+    ``pipeline`` >= 2 the memories' words registered, the adder trees, with ``pipeline`` >= 1 their sums
+    registered, the accumulators, the hand-over."""
+    return 2 + (1 if cfg.pipeline >= 1 else 0) + (1 if cfg.pipeline >= 2 else 0)
 
 
 def post_offsets(cfg):
-    """Cycles after a lane's sums enter a shared post-accumulation unit (its P0) at which, in
+    """Cycles after a lane's sums enter a shared post-accumulation unit at which, in
     `accel.lstm_post.PostUnit`: ``act``, the gate's activation, is out (the controller keeps i, f, g);
     ``update``, gate o's i, f, g and the old c go in; ``cell``, the new c is out (the controller writes
     it); ``norm``, the cell parameters sc, bc go in; ``h``, the new h is out (the step's last cycle for
     the last unit). ``stages`` = ``h`` + 1. With ``pipeline`` 0 these are the six stages P0..P5; 1 adds a
-    register after each multiplier's product and each activation's table lookup."""
-    p = cfg.pipeline
-    act = 1 + 2 * p                  # [products] | sum, round | [lookup] | interpolate
+    register between the carry-save tree and the adder of every product sum and after each activation's
+    table lookup; 2 also registers the unit's inputs (the accumulations and the gate memory's word)."""
+    cut, inputs = int(cfg.pipeline >= 1), int(cfg.pipeline >= 2)
+    act = inputs + 1 + 2 * cut         # [inputs] | tree | [rows] adder, round | [lookup] | interpolate
     update = act + 1
-    cell = update + p                # [products] | sum, round
+    cell = update + cut                # tree | [rows] adder, round
     norm = cell + 1
-    h = norm + (1 + p) + (1 + p) + p  # [product] | + bc, round | [lookup] | interpolate | [product] | round
+    h = norm + (1 + cut) + (1 + cut) + cut  # tree | [rows] + bc, round | [lookup] | interpolate | tree | [rows] round
     return {"act": act, "update": update, "cell": cell, "norm": norm, "h": h, "stages": h + 1}
 
 
@@ -259,10 +261,12 @@ class LSTMConfig(ConfigMixin):
         update), 1 <= M <= L; each takes one lane's sums per cycle. None: the
         fewest that never stall the array, ceil(L / (Cx + Ch)) (`units`).
     pipeline : int
-        Register stages added for the clock (`post_offsets`, `handover`): 0 none; 1 registers every
-        product of the post-accumulation units before the sum, rounding and saturation that follow it,
-        every activation's table lookup before its interpolation, and the adder trees' sums before the
-        accumulators (6 more cycles per post unit item, 1 more per hand-over).
+        Register stages added for a clock (`post_offsets`, `handover`): 0 none; 1 splits every sum of
+        products of the post-accumulation units into a carry-save tree and, a cycle later, the adder,
+        rounding and clamp (`accel.fused`), registers every activation's table lookup before its
+        interpolation, gate o's inputs from the gate and c registers, and the adder trees' sums before the
+        accumulators (6 more cycles per post-unit item, 1 more per hand-over); 2 also registers every
+        memory's word before its first use (7 and 2).
     segments : int
         Linear segments of the sigmoid and tanh units (a power of two; 128 keeps
         a trained model's hidden states within 0.005 of the float model's,

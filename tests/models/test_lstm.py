@@ -142,9 +142,14 @@ def test_schedule_of_the_pipelined_datapath():
     assert schedule(cfg)["cycles_per_step"] == 1 + 3 + 7 * 8 + 8 + 12 == 80
     assert post_offsets(dataclasses.replace(cfg, pipeline=0)) == {"act": 1, "update": 2, "cell": 2, "norm": 3,
                                                                    "h": 5, "stages": 6}
+    # pipeline 2: the memories' words registered too: the trees a cycle later, every post-unit stage a cycle later
+    deep = dataclasses.replace(cfg, pipeline=2)
+    assert handover(deep) == 4
+    assert post_offsets(deep) == {"act": 4, "update": 5, "cell": 6, "norm": 7, "h": 12, "stages": 13}
+    assert schedule(deep)["cycles_per_step"] == 1 + 4 + 7 * 8 + 8 + 13 == 82
 
 
-@pytest.mark.parametrize("pipeline", [-1, 2, 1.0, True])
+@pytest.mark.parametrize("pipeline", [-1, 3, 1.0, True])
 def test_pipeline_depth_is_checked(pipeline):
     with pytest.raises((ValueError, TypeError), match="pipeline"):
         LSTMConfig(pipeline=pipeline)

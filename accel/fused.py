@@ -1,0 +1,108 @@
+"""Sums of products with one rounding, built as a carry-save tree and one carry-propagate adder.
+
+``rq(a1*b1 << s1 + ... + c1 << t1 + ..., frac, fmt)`` (round to nearest, ties up, then
+saturate: `accel._fixed.requantize_hw`) is, in a pipelined datapath, one stage too many when
+written as multipliers, then an adder, then the rounding adder, then the clamp: three carry
+chains in a row. `fused_rq_hw` builds it the way multiplier generators do. Every partial
+product of every product, every term, and the rounding constant become rows of one sum;
+3:2 carry-save compressors reduce the rows to two (no carries propagate: depth about
+log1.5 of the rows, each level one full-adder deep); one adder adds the two; the shift is
+wiring; the clamp compares the high bits. With ``register`` given, the two carry-save rows
+are registered between the tree and the adder, so the stage boundary falls where the
+carry chains begin.
+
+Signed operands use the Baugh-Wooley form: a bit of negative weight ``-x * 2**k`` is
+written ``(1 - x) * 2**k - 2**k``, the inverted bit in the tree and ``-2**k`` folded into
+one constant row. The rows are ``W`` bits wide, W enough for the exact sum's range, so the
+sum modulo ``2**W`` is the exact sum.
+"""
+
+from amaranth.hdl import Cat, Const, Signal, Value
+
+from ._fixed import overflow_hw
+
+__all__ = ["fused_rq_hw", "sum_bits"]
+
+
+def _max_abs(width, signed):
+    return 1 << (width - 1) if signed else (1 << width) - 1
+
+
+def sum_bits(products, terms, extra=0):
+    """Bits of two's complement that hold every value of ``sum(a*b << s) + sum(c << t) + extra`` exactly."""
+    bound = abs(extra)
+    for a, b, s in products:
+        a, b = Value.cast(a), Value.cast(b)
+        bound += _max_abs(len(a), a.shape().signed) * _max_abs(len(b), b.shape().signed) << s
+    for c, t in terms:
+        c = Value.cast(c)
+        bound += _max_abs(len(c), c.shape().signed) << t
+    return bound.bit_length() + 1
+
+
+def fused_rq_hw(m, products, terms, frac, fmt, *, register=None, name="fused"):
+    """``rq(sum(a*b << s for a, b, s in products) + sum(c << t for c, t in terms), frac, fmt)``.
+
+    ``products``: ``(a, b, shift)``, ``terms``: ``(c, shift)``, Values (signed or unsigned) and
+    shifts >= 0 onto ``frac`` fractional bits. ``register``: None, combinational; else an enable:
+    the carry-save rows are registered (loaded while it is high) and the adder, shift and clamp
+    take the next cycle. Returns a Value of ``fmt``'s shape, equal to `accel._fixed.requantize_hw`
+    ``(..., "nearest", "saturate")`` of the exact sum."""
+    shift = frac - fmt.frac
+    pre = max(0, -shift)                       # a value with fewer fractional bits than fmt: shifted up
+    shift = max(0, shift)
+    rounding = (1 << (shift - 1)) if shift else 0
+    W = sum_bits([(a, b, s + pre) for a, b, s in products], [(c, t + pre) for c, t in terms], rounding)
+    mask = (1 << W) - 1
+    rows, const = [], rounding
+
+    def row(vec, width, at):
+        """A row: the ``width``-bit vector ``vec`` from column ``at`` on (bits past W dropped)."""
+        keep = min(width, W - at)
+        if keep > 0:
+            rows.append(Cat(Const(0, at), vec[:keep]) if at else vec[:keep])
+
+    for a, b, s in products:
+        a, b = Value.cast(a), Value.cast(b)
+        wa, wb = len(a), len(b)
+        at = s + pre
+        for j in range(wb):
+            bneg = b.shape().signed and j == wb - 1
+            # partial product row j: a AND b_j, the bits of negative weight inverted (Baugh-Wooley)
+            neg = [i for i in range(wa) if (a.shape().signed and i == wa - 1) != bneg]
+            vec = a.as_unsigned() & b[j].replicate(wa)
+            if neg:
+                vec = vec ^ Const(sum(1 << i for i in neg), wa)
+                const -= sum(1 << (at + i + j) for i in neg)
+            row(vec, wa, at + j)
+    for c, t in terms:
+        c = Value.cast(c)
+        at = t + pre
+        vec = c.as_unsigned()
+        if c.shape().signed:
+            const -= 1 << (at + len(c) - 1)
+            vec = vec ^ Const(1 << (len(c) - 1), len(c))
+        row(vec, len(c), at)
+    if const & mask:
+        rows.append(Const(const & mask, W))
+
+    level = 0
+    while len(rows) > 2:
+        nxt = []
+        full = len(rows) - len(rows) % 3
+        for k in range(0, full, 3):
+            x, y, z = rows[k:k + 3]
+            s, c = Signal(W, name=f"{name}_s{level}_{k // 3}"), Signal(W, name=f"{name}_c{level}_{k // 3}")
+            m.d.comb += [s.eq(x ^ y ^ z), c.eq(((x & y) | (x & z) | (y & z)) << 1)]
+            nxt += [s, c]
+        rows = nxt + rows[full:]
+        level += 1
+    rows += [Const(0, W)] * (2 - len(rows))
+    if register is not None:
+        regs = [Signal(W, name=f"{name}_row{k}") for k in range(2)]
+        with m.If(register):
+            m.d.sync += [r.eq(v) for r, v in zip(regs, rows)]
+        rows = regs
+    total = Signal(W, name=f"{name}_sum")
+    m.d.comb += total.eq(rows[0] + rows[1])
+    return overflow_hw(total.as_signed() >> shift, fmt, "saturate")

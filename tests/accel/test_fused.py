@@ -1,0 +1,78 @@
+"""accel.fused: one carry-save tree and one adder for a rounded, saturated sum of products, against quant's
+requantize of the exact integer sum (Amaranth's simulator), combinational and with the rows registered."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.sim import Simulator
+
+from accel.fused import fused_rq_hw, sum_bits
+from quant import FixedFormat, requantize
+
+
+def _case(rng):
+    """Random operand widths (1 bit included), signedness, shifts and an output format."""
+    def operand():
+        width = int(rng.integers(1, 9))
+        return Signal(signed(width) if width > 1 and rng.random() < 0.8 else unsigned(width))
+    products = [(operand(), operand(), int(rng.integers(0, 4))) for _ in range(int(rng.integers(1, 4)))]
+    terms = [(operand(), int(rng.integers(0, 5))) for _ in range(int(rng.integers(0, 3)))]
+    total = int(rng.integers(2, 10))
+    fmt = FixedFormat(total, int(rng.integers(0, total)))
+    frac = max(0, fmt.frac + int(rng.integers(-2, 6)))  # shifts down, none, and up
+    return products, terms, frac, fmt
+
+
+def _limits(sig):
+    w = len(sig)
+    return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if sig.shape().signed else (0, (1 << w) - 1)
+
+
+def _check(products, terms, frac, fmt, registered, values):
+    m = Module()
+    en = Signal(init=1)
+    out = Signal(signed(fmt.total))
+    m.d.comb += out.eq(fused_rq_hw(m, products, terms, frac, fmt, register=en if registered else None))
+    toggle = Signal()
+    m.d.sync += toggle.eq(~toggle)  # a clock domain for the combinational case too
+    inputs = [s for a, b, _ in products for s in (a, b)] + [c for c, _ in terms]
+    got = []
+
+    async def bench(ctx):
+        for vals in values:
+            for sig, v in zip(inputs, vals):
+                ctx.set(sig, v)
+            if registered:
+                await ctx.tick()
+            got.append(ctx.get(out))
+            if not registered:
+                await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for vals, g in zip(values, got):
+        it = iter(vals)
+        exact = sum((next(it) * next(it)) << s for _, _, s in products) + sum(next(it) << t for _, t in terms)
+        want = int(requantize(np.int64(exact), frac, fmt, "nearest", "saturate"))
+        assert g == want, f"{vals}: got {g}, expected {want} (exact sum {exact}, frac {frac}, {fmt})"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_sums_match_requantize_of_the_exact_sum(seed):
+    rng = np.random.default_rng(seed)
+    products, terms, frac, fmt = _case(rng)
+    inputs = [s for a, b, _ in products for s in (a, b)] + [c for c, _ in terms]
+    corners = [[_limits(s)[k] for s in inputs] for k in (0, 1)]  # every operand at its minimum, its maximum
+    corners.append([_limits(s)[i % 2] for i, s in enumerate(inputs)])
+    values = corners + [[int(rng.integers(lo, hi + 1)) for lo, hi in map(_limits, inputs)] for _ in range(120)]
+    _check(products, terms, frac, fmt, registered=bool(seed % 2), values=values)
+
+
+def test_width_holds_the_extreme_sum():
+    # two 8x8 signed products, shifted by 0 and 2: |sum| <= 2^14 + 2^16, plus the rounding constant
+    a, b, c, d = (Signal(signed(8)) for _ in range(4))
+    bits = sum_bits([(a, b, 0), (c, d, 2)], [], 1)
+    assert bits == (2 ** 14 + 2 ** 16 + 1).bit_length() + 1 == 18
+    _check([(a, b, 0), (c, d, 2)], [], 3, FixedFormat(16, 0), False, [[-128, -128, -128, -128], [-128, 127, 127, -128]])
