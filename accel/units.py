@@ -10,6 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ._fixed import shape_of
+from .fused import fused_rq_hw
 
 __all__ = ["adder_tree", "Multipliers", "AdderTree", "CodeDot", "PWLUnit", "tree_width"]
 
@@ -92,7 +93,8 @@ class CodeDot(wiring.Component):
 
 class PWLUnit(wiring.Component):
     """quant.PWLActivation as hardware: combinational, or with ``registered`` a register between the table
-    lookup and the interpolation, loaded when ``en`` is high (one cycle of latency)."""
+    lookup and the interpolation, loaded when ``en`` is high (one cycle of latency), the interpolation then
+    built as one carry-save sum (`accel.fused`)."""
 
     def __init__(self, pwl, registered=False):
         self.pwl, self.registered = pwl, registered
@@ -105,10 +107,15 @@ class PWLUnit(wiring.Component):
         from .activation import pwl_lookup_hw, pwl_finish_hw
         m = Module()
         parts = pwl_lookup_hw(m, self.pwl, self.x)
-        if self.registered:
-            regs = [Signal(Value.cast(v).shape(), name=name) for v, name in zip(parts, ("y0", "d", "t"))]
-            with m.If(self.en):
-                m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
-            parts = regs
-        m.d.comb += self.y.eq(pwl_finish_hw(self.pwl, *parts))
+        if not self.registered:
+            m.d.comb += self.y.eq(pwl_finish_hw(self.pwl, *parts))
+            return m
+        y0, d, t = regs = [Signal(Value.cast(v).shape(), name=name) for v, name in zip(parts, ("y0", "d", "t"))]
+        with m.If(self.en):
+            m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
+        s, out = self.pwl.seg_shift, self.pwl.out_fmt
+        if s:  # y0 + round(d * t / 2**s), clamped: one carry-save sum and one adder (`accel.fused`)
+            m.d.comb += self.y.eq(fused_rq_hw(m, [(d, t, 0)], [(y0, s)], s + out.frac, out, name="interp"))
+        else:
+            m.d.comb += self.y.eq(pwl_finish_hw(self.pwl, y0, d, t))
         return m

@@ -76,3 +76,30 @@ def test_width_holds_the_extreme_sum():
     bits = sum_bits([(a, b, 0), (c, d, 2)], [], 1)
     assert bits == (2 ** 14 + 2 ** 16 + 1).bit_length() + 1 == 18
     _check([(a, b, 0), (c, d, 2)], [], 3, FixedFormat(16, 0), False, [[-128, -128, -128, -128], [-128, 127, 127, -128]])
+
+
+@pytest.mark.parametrize("fn, segments", [("sigmoid", 16), ("tanh", 32), ("tanh", 512)])  # 512: one code a segment
+def test_registered_pwl_unit_equals_the_golden_activation_on_every_input(fn, segments):
+    """`accel.units.PWLUnit(registered=True)`: table lookup, register, then the interpolation as one carry-save
+    sum; every code of a 10-bit input format against quant's PWL activation."""
+    from accel.units import PWLUnit
+    from quant import activations
+    pwl = getattr(activations, fn)(FixedFormat(10, 6), FixedFormat(9, 7), segments=segments)
+    dut = PWLUnit(pwl, registered=True)
+    codes = list(range(-512, 512))
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.en, 1)
+        for c in codes:
+            ctx.set(dut.x, c)
+            await ctx.tick()
+            got.append(ctx.get(dut.y))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    want = [int(v) for v in pwl(np.array(codes, dtype=np.int64))]
+    bad = [(c, g, w) for c, g, w in zip(codes, got, want) if g != w]
+    assert not bad, f"{len(bad)} inputs differ, first (x, got, expected): {bad[0]}"
