@@ -21,7 +21,7 @@ from amaranth.hdl import Cat, Const, Signal, Value
 
 from ._fixed import overflow_hw
 
-__all__ = ["fused_rq_hw", "sum_bits"]
+__all__ = ["fused_rq_hw", "carry_save", "add_rows_hw", "sum_bits"]
 
 
 def _max_abs(width, signed):
@@ -40,6 +40,75 @@ def sum_bits(products, terms, extra=0):
     return bound.bit_length() + 1
 
 
+def carry_save(m, products, terms, width, *, const=0, register=None, name="csa"):
+    """Two ``width``-bit rows whose sum is ``sum(a*b << s) + sum(c << t) + const`` modulo ``2**width``.
+
+    Every partial product (Baugh-Wooley rows for signed operands) and term is a row, the constant one more;
+    3:2 compressors reduce them to two. ``register``: an enable that registers the two rows (loaded while it
+    is high). The caller adds the rows (one adder) and reads the sum in two's complement when ``width``
+    holds its range (`sum_bits`)."""
+    mask = (1 << width) - 1
+    rows = []
+
+    def row(vec, w, at):
+        """A row: the ``w``-bit vector ``vec`` from column ``at`` on (bits past the width dropped)."""
+        keep = min(w, width - at)
+        if keep > 0:
+            rows.append(Cat(Const(0, at), vec[:keep]) if at else vec[:keep])
+
+    for a, b, at in products:
+        a, b = Value.cast(a), Value.cast(b)
+        wa, wb = len(a), len(b)
+        for j in range(wb):
+            bneg = b.shape().signed and j == wb - 1
+            # partial product row j: a AND b_j, the bits of negative weight inverted (Baugh-Wooley)
+            neg = [i for i in range(wa) if (a.shape().signed and i == wa - 1) != bneg]
+            vec = a.as_unsigned() & b[j].replicate(wa)
+            if neg:
+                vec = vec ^ Const(sum(1 << i for i in neg), wa)
+                const -= sum(1 << (at + i + j) for i in neg)
+            row(vec, wa, at + j)
+    for c, at in terms:
+        c = Value.cast(c)
+        vec = c.as_unsigned()
+        if c.shape().signed:
+            const -= 1 << (at + len(c) - 1)
+            vec = vec ^ Const(1 << (len(c) - 1), len(c))
+        row(vec, len(c), at)
+    if const & mask:
+        rows.append(Const(const & mask, width))
+
+    level = 0
+    while len(rows) > 2:
+        nxt = []
+        full = len(rows) - len(rows) % 3
+        for k in range(0, full, 3):
+            x, y, z = rows[k:k + 3]
+            sm, cy = Signal(width, name=f"{name}_s{level}_{k // 3}"), Signal(width, name=f"{name}_c{level}_{k // 3}")
+            m.d.comb += [sm.eq(x ^ y ^ z), cy.eq(((x & y) | (x & z) | (y & z)) << 1)]
+            nxt += [sm, cy]
+        rows = nxt + rows[full:]
+        level += 1
+    rows += [Const(0, width)] * (2 - len(rows))
+    if register is not None:
+        regs = [Signal(width, name=f"{name}_row{k}") for k in range(2)]
+        with m.If(register):
+            m.d.sync += [r.eq(v) for r, v in zip(regs, rows)]
+        rows = regs
+    return rows
+
+
+def add_rows_hw(m, rows, width, name="sum"):
+    """The two's complement sum of ``rows`` (unsigned, ``width`` bits each) modulo ``2**width``: one adder
+    when there are two, a level of 3:2 compressors first when there are three (as many as `carry_save`
+    needs)."""
+    if len(rows) > 2:
+        rows = carry_save(m, [], [(r, 0) for r in rows], width, name=name)
+    total = Signal(width, name=name)
+    m.d.comb += total.eq(rows[0] + rows[1] if len(rows) == 2 else rows[0])
+    return total.as_signed()
+
+
 def fused_rq_hw(m, products, terms, frac, fmt, *, register=None, name="fused"):
     """``rq(sum(a*b << s for a, b, s in products) + sum(c << t for c, t in terms), frac, fmt)``.
 
@@ -52,57 +121,8 @@ def fused_rq_hw(m, products, terms, frac, fmt, *, register=None, name="fused"):
     pre = max(0, -shift)                       # a value with fewer fractional bits than fmt: shifted up
     shift = max(0, shift)
     rounding = (1 << (shift - 1)) if shift else 0
-    W = sum_bits([(a, b, s + pre) for a, b, s in products], [(c, t + pre) for c, t in terms], rounding)
-    mask = (1 << W) - 1
-    rows, const = [], rounding
-
-    def row(vec, width, at):
-        """A row: the ``width``-bit vector ``vec`` from column ``at`` on (bits past W dropped)."""
-        keep = min(width, W - at)
-        if keep > 0:
-            rows.append(Cat(Const(0, at), vec[:keep]) if at else vec[:keep])
-
-    for a, b, s in products:
-        a, b = Value.cast(a), Value.cast(b)
-        wa, wb = len(a), len(b)
-        at = s + pre
-        for j in range(wb):
-            bneg = b.shape().signed and j == wb - 1
-            # partial product row j: a AND b_j, the bits of negative weight inverted (Baugh-Wooley)
-            neg = [i for i in range(wa) if (a.shape().signed and i == wa - 1) != bneg]
-            vec = a.as_unsigned() & b[j].replicate(wa)
-            if neg:
-                vec = vec ^ Const(sum(1 << i for i in neg), wa)
-                const -= sum(1 << (at + i + j) for i in neg)
-            row(vec, wa, at + j)
-    for c, t in terms:
-        c = Value.cast(c)
-        at = t + pre
-        vec = c.as_unsigned()
-        if c.shape().signed:
-            const -= 1 << (at + len(c) - 1)
-            vec = vec ^ Const(1 << (len(c) - 1), len(c))
-        row(vec, len(c), at)
-    if const & mask:
-        rows.append(Const(const & mask, W))
-
-    level = 0
-    while len(rows) > 2:
-        nxt = []
-        full = len(rows) - len(rows) % 3
-        for k in range(0, full, 3):
-            x, y, z = rows[k:k + 3]
-            s, c = Signal(W, name=f"{name}_s{level}_{k // 3}"), Signal(W, name=f"{name}_c{level}_{k // 3}")
-            m.d.comb += [s.eq(x ^ y ^ z), c.eq(((x & y) | (x & z) | (y & z)) << 1)]
-            nxt += [s, c]
-        rows = nxt + rows[full:]
-        level += 1
-    rows += [Const(0, W)] * (2 - len(rows))
-    if register is not None:
-        regs = [Signal(W, name=f"{name}_row{k}") for k in range(2)]
-        with m.If(register):
-            m.d.sync += [r.eq(v) for r, v in zip(regs, rows)]
-        rows = regs
-    total = Signal(W, name=f"{name}_sum")
-    m.d.comb += total.eq(rows[0] + rows[1])
-    return overflow_hw(total.as_signed() >> shift, fmt, "saturate")
+    products = [(a, b, s + pre) for a, b, s in products]
+    terms = [(c, t + pre) for c, t in terms]
+    width = sum_bits(products, terms, rounding)
+    rows = carry_save(m, products, terms, width, const=rounding, register=register, name=name)
+    return overflow_hw(add_rows_hw(m, rows, width, name=f"{name}_sum") >> shift, fmt, "saturate")

@@ -60,6 +60,7 @@ from models.lstm import LSTMConfig, post_offsets
 from quant import pack
 from ._fixed import pack_lanes, unpack_lanes
 from .lstm_post import PostUnit
+from .fused import add_rows_hw
 from .units import CodeDot
 
 __all__ = ["LSTM", "LSTMMemoryMap"]
@@ -301,25 +302,35 @@ class LSTM(wiring.Component):
         ax = [Signal(signed(acc_x_bits), name=f"ax{lane}") for lane in range(L)]
         ah = [Signal(signed(acc_h_bits), name=f"ah{lane}") for lane in range(L)]
         dot_mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
+        # with ``pipeline`` >= 1 the trees stop at two carry-save rows (accumulator wide), registered (S1 trees),
+        # and the accumulators add them a cycle later with one compressor level and one adder
+        rows = cfg.pipeline >= 1
         sums = []
         for lane in range(L):
             codes = w_word[lane * K * wb:(lane + 1) * K * wb]
-            m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb)
-            m.submodules[f"tree_h{lane}"] = dot_h = CodeDot(K, dot_mode, wb, hb)
+            m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb, rows=acc_x_bits if rows else None)
+            m.submodules[f"tree_h{lane}"] = dot_h = CodeDot(K, dot_mode, wb, hb, rows=acc_h_bits if rows else None)
             m.d.comb += [dot_x.codes.eq(codes), dot_h.codes.eq(codes)]
             m.d.comb += [dot_x.x[k].eq(x_in[k]) for k in range(K)]
             m.d.comb += [dot_h.x[k].eq(h_in[k]) for k in range(K)]
-            sums.append((dot_x.y, dot_h.y))
-        if cfg.pipeline >= 1:  # the trees' sums registered on their own (S1a), accumulated a cycle later
-            sums = [(delay(sx_, f"sum_x{lane}", run & v1 & is_x1), delay(sh_, f"sum_h{lane}", run & v1 & ~is_x1))
-                    for lane, (sx_, sh_) in enumerate(sums)]
+            sums.append(([dot_x.r0, dot_x.r1], [dot_h.r0, dot_h.r1]) if rows else (dot_x.y, dot_h.y))
+        if rows:
+            sums = [([delay(r, f"rows_x{lane}_{k}", run & v1 & is_x1) for k, r in enumerate(rx)],
+                     [delay(r, f"rows_h{lane}_{k}", run & v1 & ~is_x1) for k, r in enumerate(rh)])
+                    for lane, (rx, rh) in enumerate(sums)]
             v1, g1, q1, is_x1, first1, last1 = flags_later("a")
         for lane, (sum_x, sum_h) in enumerate(sums):
+            if rows:
+                next_x = add_rows_hw(m, [Mux(first1, 0, ax[lane]).as_unsigned()[:acc_x_bits], *sum_x], acc_x_bits,
+                                     name=f"acc_x{lane}")
+                next_h = add_rows_hw(m, [ah[lane].as_unsigned(), *sum_h], acc_h_bits, name=f"acc_h{lane}")
+            else:
+                next_x, next_h = Mux(first1, 0, ax[lane]) + sum_x, ah[lane] + sum_h
             with m.If(run & v1):
                 with m.If(is_x1):
-                    m.d.sync += ax[lane].eq(Mux(first1, 0, ax[lane]) + sum_x)
+                    m.d.sync += ax[lane].eq(next_x)
                 with m.Else():
-                    m.d.sync += ah[lane].eq(ah[lane] + sum_h)
+                    m.d.sync += ah[lane].eq(next_h)
                 with m.If(first1):  # a gate's first chunk is always an x chunk: clear ah for it
                     m.d.sync += ah[lane].eq(0)
         v2, g2, q2 = delay(v1 & last1, "v2"), delay(g1, "g2"), delay(q1, "q2")

@@ -5,7 +5,7 @@ submodule they sit in; these units give the PE array, the adder trees and
 the activation units of both accelerators their own modules.
 """
 
-from amaranth.hdl import Module, Mux, Const, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Cat, Const, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,33 +61,54 @@ class CodeDot(wiring.Component):
 
     ``mode`` "binary" (1-bit codes, 1 = +1), "ternary" (01 = +1, 11 = -1, 00 = 0: the
     input is isolated from the negator, and the term is 0) or "fixed" (signed codes: real
-    multipliers).
+    multipliers). With ``rows`` (a width) the unit stops short of the last adder: two
+    carry-save rows ``r0``, ``r1`` of that many bits whose sum is ``y`` modulo ``2**rows``
+    (`accel.fused.carry_save`; a negated term is its inverted bits plus a one), for a
+    pipeline register before the adder (an accumulator that wide, whose sums stay in its
+    range, adds them exactly).
     """
 
-    def __init__(self, n, mode, code_bits, x_width):
+    def __init__(self, n, mode, code_bits, x_width, rows=None):
         if mode not in ("binary", "ternary", "fixed"):
             raise ValueError(f"`mode` must be binary, ternary or fixed, not {mode!r}")
-        self.n, self.mode, self.code_bits, self.x_width = n, mode, code_bits, x_width
+        self.n, self.mode, self.code_bits, self.x_width, self.rows = n, mode, code_bits, x_width, rows
         term = x_width + 1 if mode != "fixed" else x_width + code_bits
-        super().__init__({"codes": In(n * code_bits), "x": In(signed(x_width)).array(n),
-                          "y": Out(signed(tree_width(term, n)))})
+        self.y_width = tree_width(term, n)
+        if rows is not None and rows < 1:
+            raise ValueError(f"`rows` must be a positive width, not {rows}")
+        outputs = {"y": Out(signed(self.y_width))} if rows is None else {"r0": Out(rows), "r1": Out(rows)}
+        super().__init__({"codes": In(n * code_bits), "x": In(signed(x_width)).array(n), **outputs})
 
     def elaborate(self, platform):
         m = Module()
         cb = self.code_bits
-        terms = []
+        terms, products = [], []
         for k in range(self.n):
             code, v = self.codes[k * cb:(k + 1) * cb], self.x[k]
+            if self.mode == "fixed":
+                products.append((code.as_signed(), v, 0))
+                terms.append(code.as_signed() * v)
+                continue
             if self.mode == "binary":
-                terms.append(Mux(code[0], v, -v))
-            elif self.mode == "ternary":
+                value, neg = v, ~code[0]
+            else:
                 # operand isolation: a zero code (00) holds the negator's input and the term at 0 whatever
                 # its input does (the tree still switches when a term goes between 0 and a value)
-                isolated = Mux(code[0], v, Const(0, signed(self.x_width)))
-                terms.append(Mux(code[1], -isolated, isolated))
-            else:
-                terms.append(code.as_signed() * v)
-        m.d.comb += self.y.eq(adder_tree(terms))
+                value, neg = Mux(code[0], v, Const(0, signed(self.x_width))), code[1]
+            terms.append(Mux(neg, -value, value))
+            if self.rows is not None:  # -value = ~value + 1: the inverted bits, sign-extended, and a one
+                w = self.rows
+                ext = Cat(value, value[-1].replicate(w - self.x_width)) if w > self.x_width else value[:w]
+                terms[-1] = ((ext ^ neg.replicate(w)), neg)
+        if self.rows is None:
+            m.d.comb += self.y.eq(adder_tree(terms))
+            return m
+        from .fused import carry_save
+        if self.mode == "fixed":
+            r = carry_save(m, products, [], self.rows, name="dot")
+        else:
+            r = carry_save(m, [], [(t, 0) for vec, one in terms for t in (vec, one)], self.rows, name="dot")
+        m.d.comb += [self.r0.eq(r[0]), self.r1.eq(r[1])]
         return m
 
 

@@ -103,3 +103,37 @@ def test_registered_pwl_unit_equals_the_golden_activation_on_every_input(fn, seg
     want = [int(v) for v in pwl(np.array(codes, dtype=np.int64))]
     bad = [(c, g, w) for c, g, w in zip(codes, got, want) if g != w]
     assert not bad, f"{len(bad)} inputs differ, first (x, got, expected): {bad[0]}"
+
+
+@pytest.mark.parametrize("mode, code_bits", [("binary", 1), ("ternary", 2), ("fixed", 12)])
+def test_code_dot_rows_add_up_to_its_sum(mode, code_bits):
+    """`accel.units.CodeDot` with ``rows``: the two carry-save rows add up, modulo their width, to the plain
+    unit's sum, for every code (the unused ternary code 10 included) and inputs at their extremes."""
+    from accel.units import CodeDot
+    n, xw, width = 5, 7, 16
+    plain, rows = CodeDot(n, mode, code_bits, xw), CodeDot(n, mode, code_bits, xw, rows=width)
+    m = Module()
+    m.submodules.plain, m.submodules.rows = plain, rows
+    codes, xs = Signal(n * code_bits), [Signal(signed(xw)) for _ in range(n)]
+    m.d.comb += [plain.codes.eq(codes), rows.codes.eq(codes)]
+    m.d.comb += [u.x[k].eq(xs[k]) for u in (plain, rows) for k in range(n)]
+    rng = np.random.default_rng(3)
+    cases = [(int(rng.integers(0, 1 << (n * code_bits))), [int(v) for v in rng.integers(-64, 64, n)])
+             for _ in range(300)]
+    cases += [((1 << (n * code_bits)) - 1, [-64] * n), (0, [-64] * n), (0x2AA & ((1 << (n * code_bits)) - 1), [63] * n)]
+    bad = []
+
+    async def bench(ctx):
+        for code, values in cases:
+            ctx.set(codes, code)
+            for s, v in zip(xs, values):
+                ctx.set(s, v)
+            want = ctx.get(plain.y) % (1 << width)
+            got = (ctx.get(rows.r0) + ctx.get(rows.r1)) % (1 << width)
+            if got != want:
+                bad.append((code, values, got, want))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, f"{len(bad)} cases differ, first (codes, x, rows' sum, sum): {bad[0]}"
