@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models.lstm import LSTMConfig
@@ -182,3 +183,25 @@ def test_taxonn_report_on_sky130(flow_tools, tmp_path):
     assert g["dynamic_mw_with_glitches"] > g["dynamic_mw_zero_delay"] == report["power_mw"]["dynamic"]
     assert g["period_ns"] >= 1000 / report["clock_mhz"]
     assert "Glitches (timing-annotated window)" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_mode_report_for_a_target_clock(flow_tools, tmp_path):
+    """``target_mhz``: the design is built at the shallowest pipeline depth that meets the clock and run at it;
+    a clock out of reach runs the deepest at its own fmax, the fit naming the path in the way."""
+    from bitforge.command import target_line
+    from bitforge.report import lstm_mode_figures
+    from models.lstm import MAX_PIPELINE, random_weights
+    cfg = LSTMConfig(input_size=3, hidden=2, lanes=1, inputs_per_cycle=2, mode="ternary")
+    weights = random_weights(cfg, np.random.default_rng(5))
+    easy = lstm_mode_figures(cfg, "ternary", weights, flow_tools, tmp_path / "easy", sequences=1, glitch_window=0,
+                             zero_skip=False, target_mhz=20)
+    assert easy["clock_target"]["met"] and easy["config"]["pipeline"] == 0 and easy["clock_mhz"] == 20
+    assert easy["timing"]["met"] and easy["timing"]["clock_source"] == "requested"
+    hard = lstm_mode_figures(cfg, "ternary", weights, flow_tools, tmp_path / "hard", sequences=1, glitch_window=0,
+                             zero_skip=False, target_mhz=5000)
+    fit = hard["clock_target"]
+    assert not fit["met"] and hard["config"]["pipeline"] == fit["depth"] == MAX_PIPELINE
+    assert [a["depth"] for a in fit["attempts"]] == list(range(MAX_PIPELINE + 1))
+    assert hard["clock_mhz"] < 5000 and "own fmax" in hard["timing"]["clock_source"]
+    assert hard["workload"]["cycles_per_step"] == hard["workload"]["cycles_model"]  # the pipelined schedule
+    assert "no pipeline depth meets 5000 MHz" in target_line(fit) and fit["attempts"][-1]["endpoint"] in target_line(fit)
