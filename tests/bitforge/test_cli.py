@@ -279,14 +279,16 @@ def test_report_bad_input(capsys, tmp_path):
 def test_generate_lstm_for_a_target_clock(capsys, tmp_path, tools):
     """--target-mhz builds the shallowest pipeline depth that meets the clock: an unreachable one ends at the
     deepest, naming its critical path; an easy one keeps depth 0."""
+    from models.lstm import MAX_PIPELINE
     small = ["generate", "lstm", "--input-size", "2", "--hidden", "2", "--lanes", "1", "--inputs-per-cycle", "2",
              "--library", "sky130", "--json"]
     code, out, _ = run(capsys, *small, "--target-mhz", "5000", "--out", str(tmp_path / "hard"))
     manifest = json.loads(out)
     fit = manifest["clock_target"]
-    assert code == 0 and not fit["met"] and manifest["config"]["pipeline"] == fit["depth"] == 1
-    assert [a["depth"] for a in fit["attempts"]] == [0, 1] and fit["attempts"][1]["fmax_mhz"] < 5000
-    assert fit["attempts"][1]["fmax_mhz"] > fit["attempts"][0]["fmax_mhz"]  # the registers shorten the path
+    assert code == 0 and not fit["met"] and manifest["config"]["pipeline"] == fit["depth"] == MAX_PIPELINE
+    assert [a["depth"] for a in fit["attempts"]] == list(range(MAX_PIPELINE + 1))
+    assert fit["attempts"][-1]["fmax_mhz"] < 5000
+    assert fit["attempts"][-1]["fmax_mhz"] > fit["attempts"][0]["fmax_mhz"]  # the registers shorten the path
     code, out, _ = run(capsys, *small, "--target-mhz", "10", "--out", str(tmp_path / "easy"))
     manifest = json.loads(out)
     assert code == 0 and manifest["clock_target"]["met"] and manifest["config"]["pipeline"] == 0
