@@ -375,7 +375,7 @@ class LSTM(wiring.Component):
             prev = tags[-1]
             tags.append(tuple(tag(v, f"p{k}_{n}") for v, n in zip(prev, ("v", "q", "g", "d", "last"))))
         valid_o = lambda k: tags[k][0] & (tags[k][1] == 3)   # gate o's item, k cycles into the units
-        at_act, at_update, at_cell, at_norm, at_h = (tags[off[n]] for n in ("act", "update", "cell", "norm", "h"))
+        at_act, at_update, at_cell, at_h = (tags[off[n]] for n in ("act", "update", "cell", "h"))
         # cell parameters of the item entering the norm stage: read the cycle before (two before with
         # ``pipeline`` >= 2, the word then registered)
         ahead = 2 if cfg.pipeline >= 2 else 1
