@@ -10,7 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ._fixed import shape_of
-from .fused import fused_rq_hw
+from .fused import carry_save, fused_rq_hw
 
 __all__ = ["adder_tree", "Multipliers", "AdderTree", "CodeDot", "PWLUnit", "tree_width"]
 
@@ -82,12 +82,14 @@ class CodeDot(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cb = self.code_bits
-        terms, products = [], []
+        terms, products = [], []  # the adder tree's terms, or (with ``rows``) carry-save terms and products
         for k in range(self.n):
             code, v = self.codes[k * cb:(k + 1) * cb], self.x[k]
             if self.mode == "fixed":
-                products.append((code.as_signed(), v, 0))
-                terms.append(code.as_signed() * v)
+                if self.rows is None:
+                    terms.append(code.as_signed() * v)
+                else:
+                    products.append((code.as_signed(), v, 0))
                 continue
             if self.mode == "binary":
                 value, neg = v, ~code[0]
@@ -95,20 +97,17 @@ class CodeDot(wiring.Component):
                 # operand isolation: a zero code (00) holds the negator's input and the term at 0 whatever
                 # its input does (the tree still switches when a term goes between 0 and a value)
                 value, neg = Mux(code[0], v, Const(0, signed(self.x_width))), code[1]
-            terms.append(Mux(neg, -value, value))
-            if self.rows is not None:  # -value = ~value + 1: the inverted bits, sign-extended, and a one
+            if self.rows is None:
+                terms.append(Mux(neg, -value, value))
+            else:  # -value = ~value + 1: the inverted bits, sign-extended, and a one
                 w = self.rows
                 ext = Cat(value, value[-1].replicate(w - self.x_width)) if w > self.x_width else value[:w]
-                terms[-1] = ((ext ^ neg.replicate(w)), neg)
+                terms += [(ext ^ neg.replicate(w), 0), (neg, 0)]
         if self.rows is None:
             m.d.comb += self.y.eq(adder_tree(terms))
             return m
-        from .fused import carry_save
-        if self.mode == "fixed":
-            r = carry_save(m, products, [], self.rows, name="dot")
-        else:
-            r = carry_save(m, [], [(t, 0) for vec, one in terms for t in (vec, one)], self.rows, name="dot")
-        m.d.comb += [self.r0.eq(r[0]), self.r1.eq(r[1])]
+        r0, r1 = carry_save(m, products, terms, self.rows, name="dot")
+        m.d.comb += [self.r0.eq(r0), self.r1.eq(r1)]
         return m
 
 

@@ -124,12 +124,7 @@ def fit_target(args, component_for, depths):
     if getattr(args, "target_mhz", None) is None:
         return None
     from ppa.estimate import fit_pipeline
-    from ppa.timing import find_sta
-    from rtl.synth import find_yosys
-    if args.sram_liberty and not Path(args.sram_liberty).is_file():
-        raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
-    find_yosys()
-    find_sta()
+    _check_synthesis_args(args)
     check_build_root()
     return fit_pipeline(component_for, depths, liberty_of(args), args.target_mhz, sram_liberty=args.sram_liberty,
                         progress=lambda message: progress(args, message))
@@ -168,21 +163,26 @@ def report_options(p, *, sim=True, clock=True, target=False):
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
 
+def _check_synthesis_args(args):
+    """--sram-liberty names a file; Yosys and OpenSTA are installed (or their install command is named)."""
+    from ppa.timing import find_sta
+    from rtl.synth import find_yosys
+    if args.sram_liberty and not Path(args.sram_liberty).is_file():
+        raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
+    find_yosys()
+    find_sta()
+
+
 def check_report_args(args):
     """Fail fast, before any work: --sram-liberty, Yosys, OpenSTA, the netlist simulator and the build directory
     (--clock-mhz is a finite positive number by its argparse type)."""
-    from ppa.timing import find_sta
-    from rtl.synth import find_yosys
     from sim.runner import require_simulator
     if getattr(args, "target_mhz", None) is not None and getattr(args, "clock_mhz", None) is not None:
         raise CLIError(f"--target-mhz {args.target_mhz:g} and --clock-mhz {args.clock_mhz:g} both given: "
                        f"--target-mhz picks the design's depth and runs it at that clock; give one of them")
     if getattr(args, "sim", None) is None:
         args.sim = "icarus" if args.command == "ppa" else "verilator"
-    if args.sram_liberty and not Path(args.sram_liberty).is_file():
-        raise CLIError(f"--sram-liberty file {args.sram_liberty!r} does not exist")
-    find_yosys()
-    find_sta()
+    _check_synthesis_args(args)
     require_simulator(args.sim)
     check_build_root()
 
