@@ -157,21 +157,15 @@ def _say(message):
     print(f"[bitforge] {message}", file=sys.stderr, flush=True)
 
 
-def _taxonn_report_job(cfg_json, liberty, out, clock_mhz, sim, steps, quiet):
-    from models.taxonn import TaxoNNConfig
-    from .report import taxonn_report
-    return taxonn_report(TaxoNNConfig.from_json(cfg_json), liberty, out, clock_mhz=clock_mhz, sim=sim, steps=steps,
-                         sweep=False, glitch_window=0, progress=None if quiet else _say)
-
-
 def _reports_stage(s, out, lstm_dir, progress, quiet=False):
-    """Both reports; the gate-level runs go two at a time (TaxoNN, then the small modes, beside fixed12)."""
+    """Both reports; the five designs are synthesized and run two at a time, one worker task each."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from models.lstm import LSTMConfig, LSTMWeights
     from rtl.liberty import default_liberty, read_liberty
     from rtl.synth import find_yosys, ToolNotFound
-    from .report import lstm_mode_in_worker, lstm_report, trained_lstm_modes, LSTM_MODES
+    from .report import (lstm_mode_in_worker, lstm_report, trained_lstm_modes, taxonn_design_in_worker,
+                         taxonn_report, LSTM_MODES, TAXONN_DESIGNS)
     from .designs.taxonn import demo_config
     r = s["report"]
     try:
@@ -194,22 +188,28 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     progress(f"reports: TaxoNN vs its 16-bit baseline, BT-LSTM H={lcfg.hidden} {', '.join(LSTM_MODES)} "
              f"(synthesis and gate-level power, two at a time)")
 
-    def submit_mode(pool, mode):
-        job = dict(clock_mhz=r["clock_mhz"], sim=gate_sim, sequences=r["lstm_sequences"], glitch_window=0,
-                   source=sources[mode])
-        return pool.submit(lstm_mode_in_worker, lcfg.to_json(), mode, nets[mode], str(liberty), str(out / "lstm"),
-                           job, not quiet)
-
-    order = ["fixed12"] + [m for m in LSTM_MODES if m != "fixed12"]  # the longest first, beside the others
+    lstm_job = dict(clock_mhz=r["clock_mhz"], sim=gate_sim, sequences=r["lstm_sequences"], glitch_window=0)
+    taxonn_job = dict(clock_mhz=r["clock_mhz"], sim=gate_sim, steps=r["taxonn_steps"], glitch_window=0)
+    tcfg = demo_config(s)
+    # one worker task per design, the longest first (measured, cold caches: fixed12 about 7 minutes, the
+    # 16-bit TaxoNN baseline 3, ternary and binary 3 each, TaxoNN 1.5), so that neither worker idles at the end
+    tasks = {"fixed12": (lstm_mode_in_worker, "fixed12"), "baseline": (taxonn_design_in_worker, "baseline"),
+             "ternary": (lstm_mode_in_worker, "ternary"), "binary": (lstm_mode_in_worker, "binary"),
+             "taxonn": (taxonn_design_in_worker, "taxonn")}
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        modes = {order[0]: submit_mode(pool, order[0])}
-        tax = pool.submit(_taxonn_report_job, demo_config(s).to_json(), str(liberty), str(out / "taxonn"),
-                          r["clock_mhz"], gate_sim, r["taxonn_steps"], quiet)
-        modes.update({mode: submit_mode(pool, mode) for mode in order[1:]})
-        t = tax.result()
-        figures = {m: f.result() for m, f in modes.items()}
+        running = {}
+        for name, (fn, which) in tasks.items():
+            if fn is lstm_mode_in_worker:
+                running[name] = pool.submit(fn, lcfg.to_json(), which, nets[which], str(liberty), str(out / "lstm"),
+                                            {**lstm_job, "source": sources[which]}, not quiet)
+            else:
+                running[name] = pool.submit(fn, tcfg.to_json(), which, str(liberty), str(out / "taxonn"), taxonn_job,
+                                            not quiet)
+        done = {name: f.result() for name, f in running.items()}
+    t = taxonn_report(tcfg, liberty, out / "taxonn", sweep=False, figures={k: done[k] for k in TAXONN_DESIGNS},
+                      progress=None if quiet else progress, **taxonn_job)
     l = lstm_report(lcfg, nets, liberty, out / "lstm", sources=sources, clock_mhz=r["clock_mhz"], sim=gate_sim,
-                    figures=figures, progress=progress)
+                    figures={m: done[m] for m in LSTM_MODES}, progress=progress)
     vs = l["comparison"]["vs_fixed12"]
     return {
         "library": t["library"]["name"], "gate_sim": gate_sim,

@@ -19,7 +19,7 @@ import numpy as np
 from ppa.pages import write_report
 from quant.fsio import ensure_dir
 
-__all__ = ["taxonn_report", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
+__all__ = ["taxonn_report", "taxonn_design_figures", "taxonn_design_in_worker", "TAXONN_DESIGNS", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
 
 PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
          "lstm": {"memory": 12.0, "speedup": 10.0}}
@@ -117,46 +117,75 @@ def _design_figures(kind, component, cfg, workload, liberty, clock_mhz, sim, out
     return fig
 
 
+TAXONN_DESIGNS = ("taxonn", "baseline")
+
+
+def taxonn_design_figures(cfg, which, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None,
+                          sim="verilator", steps=TAXONN_STEPS, seed=0, glitch_window=0, target_mhz=None,
+                          progress=None):
+    """Figures of one design of the TaxoNN report (``which``: ``taxonn``, ``cfg``'s design, or ``baseline``,
+    its comparison design, `models.taxonn.baseline_config`), in ``out_dir``/work/``which``. The arguments are
+    `taxonn_report`'s (``glitch_window`` applies to whichever design is asked for)."""
+    from accel.taxonn import TaxoNN
+    from models.taxonn import baseline_config, schedule
+    from ppa.energy_model import taxonn_energy
+    if which not in TAXONN_DESIGNS:
+        raise ValueError(f"`which` must be one of {', '.join(TAXONN_DESIGNS)}, not {which!r}")
+    c = cfg if which == "taxonn" else baseline_config(cfg)
+    if which == "baseline":
+        _say(progress, "baseline: dedicated multiplier arrays per phase, 16-bit arithmetic")
+    workload = taxonn_workload(c, steps, seed)  # first: it checks the layers fit the data
+    fit = None
+    if target_mhz is not None:
+        fit, clock_mhz = fit_clock(lambda depth: TaxoNN(c), [0], liberty, target_mhz,
+                                   require_timing=require_timing, sram_liberty=sram_liberty, progress=progress)
+    fig = _design_figures("taxonn" if which == "taxonn" else "taxonn-baseline", TaxoNN(c), c, workload, liberty,
+                          clock_mhz, sim, Path(out_dir) / "work" / which, progress, taxonn_energy,
+                          require_timing=require_timing, sram_liberty=sram_liberty,
+                          glitch_window=min(glitch_window or 0, steps))
+    fig["clock_target"] = fit
+    if which == "taxonn":
+        fig["inventory"] = _inventory(TaxoNN(c))
+        fig["workload"]["cycles_model"] = schedule(c)["total"]
+    return fig
+
+
+def taxonn_design_in_worker(cfg_json, which, liberty, out, kwargs, say):
+    """`taxonn_design_figures` in a worker process, its progress on stderr prefixed by the design."""
+    import sys
+    from models.taxonn import TaxoNNConfig
+
+    def progress(message):
+        print(f"[bitforge] {which}: {message}", file=sys.stderr, flush=True)
+
+    return taxonn_design_figures(TaxoNNConfig.from_json(cfg_json), which, liberty, out,
+                                 progress=progress if say else None, **kwargs)
+
+
 def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="verilator",
                   steps=TAXONN_STEPS, seed=0, compare=True, sweep=True, glitch_window=TAXONN_GLITCH_WINDOW,
-                  target_mhz=None, progress=None):
+                  target_mhz=None, figures=None, progress=None):
     """Write the TaxoNN report into ``out_dir``; returns report.json's dict.
 
     ``clock_mhz``: None runs each design at its own fmax (static timing). ``glitch_window``: that many
     training steps of TaxoNN (not of the baseline) also run with the netlist's delays (`ppa.glitch`);
     0 or None: none. ``target_mhz``: each design is synthesized for that clock and run at it when it meets
     it, else at its own fmax with the path that keeps it from the target in ``clock_target`` (TaxoNN has
-    no pipeline option yet: one depth is tried)."""
-    from accel.taxonn import TaxoNN
-    from models.taxonn import baseline_config, schedule
-    from ppa.energy_model import taxonn_energy
+    no pipeline option yet: one depth is tried). ``figures``: `taxonn_design_figures` results computed
+    elsewhere (in parallel), by design; the others are computed here."""
+    from models.taxonn import baseline_config
     out = ensure_dir(out_dir)
     _say(progress, f"TaxoNN {','.join(map(str, cfg.layers))} P={cfg.pes}: area and power")
-    workload = taxonn_workload(cfg, steps, seed)  # first: it checks the layers fit the data
-    fit = base_fit = None
-    if target_mhz is not None:
-        fit, clock_mhz = fit_clock(lambda depth: TaxoNN(cfg), [0], liberty, target_mhz,
-                                   require_timing=require_timing, sram_liberty=sram_liberty, progress=progress)
-    main = _design_figures("taxonn", TaxoNN(cfg), cfg, workload, liberty, clock_mhz,
-                           sim, out / "work" / "taxonn", progress, taxonn_energy, require_timing=require_timing,
-                           sram_liberty=sram_liberty, glitch_window=min(glitch_window or 0, steps))
-    main["clock_target"] = fit
-    main["inventory"] = _inventory(TaxoNN(cfg))
-    main["workload"]["cycles_model"] = schedule(cfg)["total"]
+    check_taxonn_report(cfg)
+    figures = dict(figures or {})
+    kw = dict(clock_mhz=clock_mhz, require_timing=require_timing, sram_liberty=sram_liberty, sim=sim, steps=steps,
+              seed=seed, target_mhz=target_mhz, progress=progress)
+    main = figures.get("taxonn") or taxonn_design_figures(cfg, "taxonn", liberty, out, glitch_window=glitch_window,
+                                                          **kw)
     report = {**main, "comparison": None, "sweep": None}
     if compare:
         base_cfg = baseline_config(cfg)
-        _say(progress, "baseline: dedicated multiplier arrays per phase, 16-bit arithmetic")
-        workload = taxonn_workload(base_cfg, steps, seed)
-        base_clock = clock_mhz
-        if target_mhz is not None:
-            base_fit, base_clock = fit_clock(lambda depth: TaxoNN(base_cfg), [0], liberty, target_mhz,
-                                             require_timing=require_timing, sram_liberty=sram_liberty,
-                                             progress=progress)
-        base = _design_figures("taxonn-baseline", TaxoNN(base_cfg), base_cfg, workload,
-                               liberty, base_clock, sim, out / "work" / "baseline", progress, taxonn_energy,
-                               require_timing=require_timing, sram_liberty=sram_liberty)
-        base["clock_target"] = base_fit
+        base = figures.get("baseline") or taxonn_design_figures(cfg, "baseline", liberty, out, **kw)
         report["comparison"] = {
             "baseline": "the same generator with dedicated multiplier arrays per phase (multipliers='dedicated') "
                         "and 16-bit weights/activations/errors (models.taxonn.baseline_config), running the "

@@ -118,6 +118,29 @@ def test_taxonn_report(flow_tools, tmp_path):
                                         "model_per_step_pj": base["model_energy_per_step_pj"]})
 
 
+
+def test_a_taxonn_report_from_figures_computed_in_a_worker(flow_tools, tmp_path):
+    """The demo's path: each design's figures in its own worker process, the report written from them; the
+    same figures (bit for bit: the same netlist and workload) and ratios as one process computing both."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from bitforge.report import taxonn_design_in_worker, taxonn_report, TAXONN_DESIGNS
+    cfg = TaxoNNConfig(layers=(64, 4, 10), pes=2)
+    job = dict(steps=1, glitch_window=0, sim="verilator")
+    alone = taxonn_report(cfg, flow_tools, tmp_path / "one", sweep=False, **job)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        running = {d: pool.submit(taxonn_design_in_worker, cfg.to_json(), d, str(flow_tools), str(tmp_path / "two"),
+                                  job, False) for d in TAXONN_DESIGNS}
+        figures = {d: f.result() for d, f in running.items()}
+    assert figures["taxonn"]["design"] == "taxonn" and figures["baseline"]["design"] == "taxonn-baseline"
+    report = taxonn_report(cfg, flow_tools, tmp_path / "two", sweep=False, figures=figures, **job)
+    for key in ("area_ratio", "power_ratio", "energy_per_step_ratio", "time_per_step_ratio"):
+        assert report["comparison"][key] == alone["comparison"][key], key
+    assert report["energy"] == alone["energy"] and report["workload"]["cycles_model"] == alone["workload"]["cycles_model"]
+    assert (tmp_path / "two" / "report.html").stat().st_size > 0
+    with pytest.raises(ValueError, match="`which` must be one of taxonn, baseline, not 'both'"):
+        taxonn_design_in_worker(cfg.to_json(), "both", str(flow_tools), str(tmp_path / "x"), job, False)
+
 def test_lstm_report(flow_tools, tmp_path):
     from bitforge.report import lstm_report, LSTM_MODES
     from models.lstm import LSTMWeights
