@@ -21,7 +21,7 @@ from amaranth.hdl import Cat, Const, Signal, Value
 
 from ._fixed import overflow_hw
 
-__all__ = ["fused_rq_hw", "carry_save", "add_rows_hw", "sum_bits"]
+__all__ = ["fused_rq_hw", "carry_save", "compressor_levels", "add_rows_hw", "sum_bits"]
 
 
 def _max_abs(width, signed):
@@ -40,13 +40,24 @@ def sum_bits(products, terms, extra=0):
     return bound.bit_length() + 1
 
 
-def carry_save(m, products, terms, width, *, const=0, register=None, name="csa"):
+def compressor_levels(rows):
+    """Levels of 3:2 compressors that reduce ``rows`` rows to two (`carry_save`)."""
+    levels = 0
+    while rows > 2:
+        rows = 2 * (rows // 3) + rows % 3
+        levels += 1
+    return levels
+
+
+def carry_save(m, products, terms, width, *, const=0, register=None, split=None, name="csa"):
     """Two ``width``-bit rows whose sum is ``sum(a*b << s) + sum(c << t) + const`` modulo ``2**width``.
 
     Every partial product (Baugh-Wooley rows for signed operands) and term is a row, the constant one more;
     3:2 compressors reduce them to two. ``register``: an enable that registers the two rows (loaded while it
-    is high). The caller adds the rows (one adder) and reads the sum in two's complement when ``width``
-    holds its range (`sum_bits`)."""
+    is high). ``split``: an enable that registers every row halfway, after ``levels // 2`` of the tree's
+    `compressor_levels` (the rows themselves when there are none): one cycle of latency that halves the
+    tree's depth. The caller adds the rows (one adder) and reads the sum in two's complement when
+    ``width`` holds its range (`sum_bits`)."""
     mask = (1 << width) - 1
     rows = []
 
@@ -79,7 +90,14 @@ def carry_save(m, products, terms, width, *, const=0, register=None, name="csa")
         rows.append(Const(const & mask, width))
 
     level = 0
-    while len(rows) > 2:
+    cut = compressor_levels(len(rows)) // 2 if split is not None else None
+    while len(rows) > 2 or level == cut:
+        if level == cut:
+            regs = [Signal(width, name=f"{name}_mid{k}") for k in range(len(rows))]
+            with m.If(split):
+                m.d.sync += [r.eq(v) for r, v in zip(regs, rows)]
+            rows, cut = regs, None
+            continue
         nxt = []
         full = len(rows) - len(rows) % 3
         for k in range(0, full, 3):

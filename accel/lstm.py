@@ -26,8 +26,10 @@ Two sections, sized independently:
   adder (`accel.fused`), registers the activation lookups, and selects gate o's i, f, g and old
   c a cycle early into registers; 2 also registers every memory word before its first use
   (weights, inputs and h chunk before the trees, the gate word in the post units, the cell
-  word read two cycles ahead). `models.lstm.handover` and `models.lstm.post_offsets` give
-  the added cycles; the arithmetic is unchanged.
+  word read two cycles ahead); 3 also registers the trees halfway (the carry-save rows after half
+  of their compressor levels: the 12-bit multiplier trees are the deepest logic at depth 2).
+  `models.lstm.handover` and `models.lstm.post_offsets` give the added cycles; the arithmetic is
+  unchanged.
 
 Memories: weight words (L*K codes: lane l's codes in bits
 ``l*K*wb .. (l+1)*K*wb-1``, code k at ``k*wb`` within them, ``wb`` = 1, 2 or
@@ -304,16 +306,23 @@ class LSTM(wiring.Component):
         dot_mode = "fixed" if cfg.mode == "fixed12" else cfg.mode
         # with ``pipeline`` >= 1 the trees stop at two carry-save rows (accumulator wide), registered (S1 trees),
         # and the accumulators add them a cycle later with one compressor level and one adder
-        rows = cfg.pipeline >= 1
+        # (with ``pipeline`` 3 the trees also registered halfway: S1 mid)
+        rows, split = cfg.pipeline >= 1, cfg.pipeline >= 3
         sums = []
         for lane in range(L):
             codes = w_word[lane * K * wb:(lane + 1) * K * wb]
-            m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb, rows=acc_x_bits if rows else None)
-            m.submodules[f"tree_h{lane}"] = dot_h = CodeDot(K, dot_mode, wb, hb, rows=acc_h_bits if rows else None)
+            m.submodules[f"tree_x{lane}"] = dot_x = CodeDot(K, dot_mode, wb, xb, rows=acc_x_bits if rows else None,
+                                                            split=split)
+            m.submodules[f"tree_h{lane}"] = dot_h = CodeDot(K, dot_mode, wb, hb, rows=acc_h_bits if rows else None,
+                                                            split=split)
             m.d.comb += [dot_x.codes.eq(codes), dot_h.codes.eq(codes)]
+            if split:
+                m.d.comb += [dot_x.en.eq(run & v1 & is_x1), dot_h.en.eq(run & v1 & ~is_x1)]
             m.d.comb += [dot_x.x[k].eq(x_in[k]) for k in range(K)]
             m.d.comb += [dot_h.x[k].eq(h_in[k]) for k in range(K)]
             sums.append(([dot_x.r0, dot_x.r1], [dot_h.r0, dot_h.r1]) if rows else (dot_x.y, dot_h.y))
+        if split:
+            v1, g1, q1, is_x1, first1, last1 = flags_later("m")
         if rows:
             sums = [([delay(r, f"rows_x{lane}_{k}", run & v1 & is_x1) for k, r in enumerate(rx)],
                      [delay(r, f"rows_h{lane}_{k}", run & v1 & ~is_x1) for k, r in enumerate(rh)])

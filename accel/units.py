@@ -65,19 +65,24 @@ class CodeDot(wiring.Component):
     carry-save rows ``r0``, ``r1`` of that many bits whose sum is ``y`` modulo ``2**rows``
     (`accel.fused.carry_save`; a negated term is its inverted bits plus a one), for a
     pipeline register before the adder (an accumulator that wide, whose sums stay in its
-    range, adds them exactly).
+    range, adds them exactly). ``split`` (with ``rows``) registers the tree halfway, loaded
+    while the ``en`` input is high: the rows come out one cycle later.
     """
 
-    def __init__(self, n, mode, code_bits, x_width, rows=None):
+    def __init__(self, n, mode, code_bits, x_width, rows=None, split=False):
         if mode not in ("binary", "ternary", "fixed"):
             raise ValueError(f"`mode` must be binary, ternary or fixed, not {mode!r}")
-        self.n, self.mode, self.code_bits, self.x_width, self.rows = n, mode, code_bits, x_width, rows
+        self.n, self.mode, self.code_bits, self.x_width, self.rows, self.split = n, mode, code_bits, x_width, rows, split
         term = x_width + 1 if mode != "fixed" else x_width + code_bits
         self.y_width = tree_width(term, n)
         if rows is not None and rows < 1:
             raise ValueError(f"`rows` must be a positive width, not {rows}")
+        if split and rows is None:
+            self._MustUse__silence = True  # never elaborated
+            raise ValueError("`split` registers the carry-save tree halfway: it needs `rows`")
         outputs = {"y": Out(signed(self.y_width))} if rows is None else {"r0": Out(rows), "r1": Out(rows)}
-        super().__init__({"codes": In(n * code_bits), "x": In(signed(x_width)).array(n), **outputs})
+        enable = {"en": In(1)} if split else {}
+        super().__init__({"codes": In(n * code_bits), "x": In(signed(x_width)).array(n), **outputs, **enable})
 
     def elaborate(self, platform):
         m = Module()
@@ -106,7 +111,7 @@ class CodeDot(wiring.Component):
         if self.rows is None:
             m.d.comb += self.y.eq(adder_tree(terms))
             return m
-        r0, r1 = carry_save(m, products, terms, self.rows, name="dot")
+        r0, r1 = carry_save(m, products, terms, self.rows, split=self.en if self.split else None, name="dot")
         m.d.comb += [self.r0.eq(r0), self.r1.eq(r1)]
         return m
 

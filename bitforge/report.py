@@ -19,7 +19,7 @@ import numpy as np
 from ppa.pages import write_report
 from quant.fsio import ensure_dir
 
-__all__ = ["taxonn_report", "taxonn_design_figures", "taxonn_design_in_worker", "TAXONN_DESIGNS", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
+__all__ = ["taxonn_report", "taxonn_design_figures", "taxonn_design_in_worker", "TAXONN_DESIGNS", "CLOCK_GOAL_MHZ", "clock_goal", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
 
 PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
          "lstm": {"memory": 12.0, "speedup": 10.0}}
@@ -33,6 +33,22 @@ LSTM_SEQUENCES = 50
 #: window, not the workload
 TAXONN_GLITCH_WINDOW = 2
 LSTM_GLITCH_WINDOW = 1
+
+
+#: the clock both designs are to meet (on sky130 HD and IHP SG13G2 typical); a report run without
+#: ``target_mhz`` states whether its netlist meets it and, where not, the path that prevents it (`clock_goal`)
+CLOCK_GOAL_MHZ = 200.0
+
+
+def clock_goal(fig, depth, deeper=()):
+    """``{"goal_mhz", "met", "depth", "fmax_mhz", "critical_path_ns", "levels", "startpoint", "endpoint",
+    "deeper"}``: whether the measured netlist (``fig``, synthesized at pipeline ``depth``, None for a design
+    without the option) meets `CLOCK_GOAL_MHZ`, its critical path (the one that prevents it when not), and the
+    ``deeper`` pipeline depths that ``--target-mhz`` would try. No synthesis: the report's own timing."""
+    tm = fig["timing"]
+    return {"goal_mhz": CLOCK_GOAL_MHZ, "met": tm["fmax_mhz"] >= CLOCK_GOAL_MHZ, "depth": depth,
+            "fmax_mhz": tm["fmax_mhz"], "critical_path_ns": tm["critical_path_ns"], "levels": tm["levels"],
+            "startpoint": tm["startpoint"], "endpoint": tm["endpoint"], "deeper": [d for d in deeper if d > (depth or 0)]}
 
 
 def _say(progress, message):
@@ -144,6 +160,8 @@ def taxonn_design_figures(cfg, which, liberty, out_dir, *, clock_mhz=None, requi
                           require_timing=require_timing, sram_liberty=sram_liberty,
                           glitch_window=min(glitch_window or 0, steps))
     fig["clock_target"] = fit
+    if fit is None:
+        fig["clock_goal"] = clock_goal(fig, None)  # TaxoNN has no pipeline option yet
     if which == "taxonn":
         fig["inventory"] = _inventory(TaxoNN(c))
         fig["workload"]["cycles_model"] = schedule(c)["total"]
@@ -335,6 +353,8 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
                                       seed=seed, progress=progress)
     sched = schedule(c)
     fig["clock_target"] = fit
+    if fit is None:
+        fig["clock_goal"] = clock_goal(fig, c.pipeline, range(MAX_PIPELINE + 1))
     fig["weights"] = source
     fig["workload"]["cycles_model"] = sched["cycles_per_step"]
     fig["weight_memory_bits"] = sched["weight_memory_bits"]

@@ -55,14 +55,14 @@ __all__ = ["LSTMWeights", "LSTMConfig", "LSTMGolden", "forward_folded", "schedul
            "CODE_SETS", "post_offsets", "handover", "MAX_PIPELINE", "WEIGHT_BITS"]
 
 #: The deepest `LSTMConfig.pipeline`.
-MAX_PIPELINE = 2
+MAX_PIPELINE = 3
 
 
 def handover(cfg):
     """Cycles from a (gate, chunk) issue to the hold buffer taking the gate's sums: weight read (S0), with
-    ``pipeline`` >= 2 the memories' words registered, the adder trees, with ``pipeline`` >= 1 their sums
-    registered, the accumulators, the hand-over."""
-    return 2 + (1 if cfg.pipeline >= 1 else 0) + (1 if cfg.pipeline >= 2 else 0)
+    ``pipeline`` >= 2 the memories' words registered, the adder trees (with ``pipeline`` 3 registered
+    halfway), with ``pipeline`` >= 1 their sums registered, the accumulators, the hand-over."""
+    return 2 + sum(1 for depth in (1, 2, 3) if cfg.pipeline >= depth)
 
 
 def post_offsets(cfg):
@@ -72,7 +72,8 @@ def post_offsets(cfg):
     it); ``norm``, the cell parameters sc, bc go in; ``h``, the new h is out (the step's last cycle for
     the last unit). ``stages`` = ``h`` + 1. With ``pipeline`` 0 these are the six stages P0..P5; 1 adds a
     register between the carry-save tree and the adder of every product sum and after each activation's
-    table lookup; 2 also registers the unit's inputs (the accumulations and the gate memory's word)."""
+    table lookup; 2 also registers the unit's inputs (the accumulations and the gate memory's word); 3 (the
+    array's trees registered halfway) adds nothing here."""
     cut, inputs = int(cfg.pipeline >= 1), int(cfg.pipeline >= 2)
     act = inputs + 1 + 2 * cut         # [inputs] | tree | [rows] adder, round | [lookup] | interpolate
     update = act + 1
@@ -266,7 +267,8 @@ class LSTMConfig(ConfigMixin):
         rounding and clamp (`accel.fused`), registers every activation's table lookup before its
         interpolation, gate o's inputs from the gate and c registers, and the adder trees' sums before the
         accumulators (6 more cycles per post-unit item, 1 more per hand-over); 2 also registers every
-        memory's word before its first use (7 and 2).
+        memory's word before its first use (7 and 2); 3 also registers the adder trees halfway through
+        their carry-save levels (7 and 3).
     segments : int
         Linear segments of the sigmoid and tanh units (a power of two; 128 keeps
         a trained model's hidden states within 0.005 of the float model's,

@@ -207,8 +207,14 @@ def _setup(r):
     return Section("Setup", (Bullets(tuple(items)),))
 
 
-def _timing(tm):
-    return Section("Timing", (Bullets((
+def _timing(tm, goal=None):
+    goal_item = ()
+    if goal:
+        at = "" if goal["depth"] is None else f" at pipeline depth {goal['depth']}"
+        goal_item = (f"clock goal {goal['goal_mhz']:g} MHz: " + (f"met{at}" if goal["met"] else
+                     f"not met{at}, by the critical path below" + (f"; --target-mhz {goal['goal_mhz']:g} tries depths "
+                     f"{', '.join(map(str, goal['deeper']))}" if goal["deeper"] else "")),)
+    return Section("Timing", (Bullets(goal_item + (
         f"clock: {tm['clock_used_mhz']:g} MHz ({tm['clock_source']}); fmax {tm['fmax_mhz']:.1f} MHz"
         + ("" if tm["met"] else " (the clock is above fmax: timing NOT met)"),
         f"critical path: {tm['critical_path_ns']:.3f} ns, {tm['levels']} cells, from {tm['startpoint']} to "
@@ -337,7 +343,7 @@ def report_page(report, plots, out=None):
     headline = [_verified(r), _key_figures(r)] + _claims(r)
     sections = [_setup(r)]
     if r.get("timing"):
-        sections.append(_timing(r["timing"]))
+        sections.append(_timing(r["timing"], r.get("clock_goal")))
     sections.append(_blocks(r, plots))
     if r.get("activity"):
         sections.append(_activity(r, r["activity"]))

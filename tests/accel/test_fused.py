@@ -137,3 +137,48 @@ def test_code_dot_rows_add_up_to_its_sum(mode, code_bits):
     sim.add_testbench(bench)
     sim.run()
     assert not bad, f"{len(bad)} cases differ, first (codes, x, rows' sum, sum): {bad[0]}"
+
+
+@pytest.mark.parametrize("mode, code_bits, n", [("binary", 1, 1), ("ternary", 2, 2), ("ternary", 2, 8),
+                                                ("fixed", 12, 1), ("fixed", 12, 8)])
+def test_a_split_code_dot_gives_its_sum_a_cycle_later_and_holds_while_disabled(mode, code_bits, n):
+    """`CodeDot(split=True)` (pipeline depth 3): the tree registered halfway (after half its compressor levels,
+    or its rows when it has none): the rows after a clock edge with ``en`` high add up to the plain unit's sum of
+    the inputs before it; with ``en`` low the registered half holds (the rows keep the earlier sum)."""
+    from accel.fused import compressor_levels
+    from accel.units import CodeDot
+    xw, width = 9, 28
+    plain, split = CodeDot(n, mode, code_bits, xw), CodeDot(n, mode, code_bits, xw, rows=width, split=True)
+    m = Module()
+    m.submodules.plain, m.submodules.split = plain, split
+    codes, xs = Signal(n * code_bits), [Signal(signed(xw)) for _ in range(n)]
+    m.d.comb += [plain.codes.eq(codes), split.codes.eq(codes)]
+    m.d.comb += [u.x[k].eq(xs[k]) for u in (plain, split) for k in range(n)]
+    rng = np.random.default_rng(n * 10 + code_bits)
+    cases = [(int.from_bytes(rng.bytes(n * code_bits // 8 + 1), "little") % (1 << (n * code_bits)),
+              [int(v) for v in rng.integers(-256, 256, n)], bool(rng.random() < 0.8)) for _ in range(200)]
+    cases += [((1 << (n * code_bits)) - 1, [-256] * n, True), (0, [255] * n, True)]
+    bad = []
+
+    async def bench(ctx):
+        held = None  # the sum the registered half holds
+        for code, values, en in cases:
+            ctx.set(codes, code)
+            for s, v in zip(xs, values):
+                ctx.set(s, v)
+            ctx.set(split.en, en)
+            now = ctx.get(plain.y) % (1 << width)
+            await ctx.tick()
+            held = now if en else held
+            got = (ctx.get(split.r0) + ctx.get(split.r1)) % (1 << width)
+            if held is not None and got != held:
+                bad.append((code, values, en, got, held))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, f"{len(bad)} cycles differ, first (codes, x, en, rows' sum, expected): {bad[0]}"
+    assert compressor_levels(2) == 0 and compressor_levels(3) == 1 and compressor_levels(97) == 11
+    with pytest.raises(ValueError, match="`split` registers the carry-save tree halfway: it needs `rows`"):
+        CodeDot(n, mode, code_bits, xw, split=True)

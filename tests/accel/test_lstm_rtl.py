@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accel.lstm import LSTM
-from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden, random_weights as _random_weights
+from models.lstm import LSTMConfig, LSTMWeights, LSTMGolden, MAX_PIPELINE, random_weights as _random_weights
 from sim.lstm_host import lstm_job, run_lstm_amaranth
 from sim.runner import run_cocotb
 
@@ -33,7 +33,7 @@ def _configs():
     fixed.append(LSTMConfig(input_size=4, hidden=5, lanes=5, inputs_per_cycle=5, mode="fixed12", post_units=2))
     # pipelined: every mode, one lane, M = 1 stalling, M = L, K larger than the input
     fixed += [LSTMConfig(input_size=5, hidden=6, lanes=4, inputs_per_cycle=3, mode=m, pipeline=p)
-              for m in ("binary", "ternary", "fixed12") for p in (1, 2)]
+              for m in ("binary", "ternary", "fixed12") for p in (1, 2, 3)]
     fixed.append(LSTMConfig(input_size=1, hidden=1, lanes=1, inputs_per_cycle=1, mode="fixed12", pipeline=2))
     fixed.append(LSTMConfig(input_size=3, hidden=8, lanes=8, inputs_per_cycle=8, mode="ternary", post_units=1,
                             pipeline=1))
@@ -46,7 +46,7 @@ def _configs():
                                inputs_per_cycle=int(rng.choice([1, 2, 3, 5, 8])),
                                mode=str(rng.choice(["binary", "ternary", "fixed12"])),
                                post_units=int(rng.integers(1, lanes + 1))))
-    rand = [dataclasses.replace(c, pipeline=int(rng.integers(0, 3))) for c in rand]
+    rand = [dataclasses.replace(c, pipeline=int(rng.integers(0, MAX_PIPELINE + 1))) for c in rand]
     return fixed + rand
 
 
@@ -89,7 +89,7 @@ def test_a_divergence_is_reported_with_sequence_step_and_unit():
 
 @pytest.mark.rtl
 @pytest.mark.parametrize("mode, I, H, L, K, M, P", [("binary", 7, 5, 2, 3, None, 0), ("ternary", 9, 6, 4, 4, 3, 1),
-                                                   ("fixed12", 5, 3, 2, 2, 2, 2), ("ternary", 2, 6, 6, 6, 1, 0),
+                                                   ("fixed12", 5, 3, 2, 2, 2, 3), ("ternary", 2, 6, 6, 6, 1, 0),
                                                    ("binary", 3, 4, 1, 5, 1, 2)])
 def test_cocotb_sequences(tmp_path, simulator, build_root, mode, I, H, L, K, M, P):
     import json

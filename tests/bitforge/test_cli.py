@@ -292,3 +292,32 @@ def test_generate_lstm_for_a_target_clock(capsys, tmp_path, tools):
     code, out, _ = run(capsys, *small, "--target-mhz", "10", "--out", str(tmp_path / "easy"))
     manifest = json.loads(out)
     assert code == 0 and manifest["clock_target"]["met"] and manifest["config"]["pipeline"] == 0
+
+
+@pytest.mark.parametrize("fmax, depth, deeper, says", [
+    (215.2, 2, [3], "clock goal 200 MHz: met at pipeline depth 2 (fmax 215.2 MHz)"),
+    (74.26, 0, [1, 2, 3], "clock goal 200 MHz: not met at pipeline depth 0 (fmax 74.3 MHz): the critical path is "
+                          "13.466 ns, 47 cells, from gmem to post0/_1_; --target-mhz 200 tries pipeline depths 1, 2, 3 "
+                          "and builds the shallowest that meets it"),
+    (197.5, 3, [], "clock goal 200 MHz: not met at pipeline depth 3 (fmax 197.5 MHz): the critical path is 13.466 ns, "
+                   "47 cells, from gmem to post0/_1_; no deeper pipeline to try"),
+    (76.8, None, [], "clock goal 200 MHz: not met (fmax 76.8 MHz): the critical path is 13.466 ns, 47 cells, from "
+                     "gmem to post0/_1_; this design has no pipeline option yet")])
+def test_a_report_at_its_defaults_says_whether_it_meets_the_clock_goal(fmax, depth, deeper, says):
+    """Without --target-mhz a report states whether its netlist meets `CLOCK_GOAL_MHZ` and, where not, the
+    path that prevents it and what --target-mhz would try (a hand-made timing result: no synthesis)."""
+    from bitforge.command import goal_line
+    from bitforge.report import CLOCK_GOAL_MHZ, clock_goal
+    from ppa.pages import _timing
+    from ppa.page import to_markdown, Page
+    timing = {"fmax_mhz": fmax, "critical_path_ns": 13.466, "levels": 47, "startpoint": "gmem",
+              "endpoint": "post0/_1_", "clock_used_mhz": round(fmax, 1), "clock_source": "own fmax", "met": True,
+              "blocks": ["top", "post0"], "clock_mhz": None, "period_ns": 1000 / fmax, "worst_slack_ns": 0.0,
+              "slew_violations": 0, "capacitance_violations": 0, "memories_timing": "macros",
+              "method": "OpenSTA", "tool": "sta", "wire_load": "none"}
+    goal = clock_goal({"timing": timing}, depth, range(depth + 1 + len(deeper)) if depth is not None else ())
+    assert CLOCK_GOAL_MHZ == 200 and goal["met"] == (fmax >= 200) and goal["deeper"] == deeper
+    assert goal_line(goal) == says
+    page = to_markdown(Page("t", (), (_timing(timing, goal),)))
+    assert ("clock goal 200 MHz: met" if fmax >= 200 else "clock goal 200 MHz: not met") in page
+    assert goal_line(None) == ""

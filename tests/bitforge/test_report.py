@@ -138,6 +138,9 @@ def test_a_taxonn_report_from_figures_computed_in_a_worker(flow_tools, tmp_path)
         assert report["comparison"][key] == alone["comparison"][key], key
     assert report["energy"] == alone["energy"] and report["workload"]["cycles_model"] == alone["workload"]["cycles_model"]
     assert (tmp_path / "two" / "report.html").stat().st_size > 0
+    goal = report["clock_goal"]  # no --target-mhz: the report says whether it meets the goal clock, and why not
+    assert goal["met"] == (report["timing"]["fmax_mhz"] >= 200) and goal["depth"] is None
+    assert goal["startpoint"] == report["timing"]["startpoint"]
     with pytest.raises(ValueError, match="`which` must be one of taxonn, baseline, not 'both'"):
         taxonn_design_in_worker(cfg.to_json(), "both", str(flow_tools), str(tmp_path / "x"), job, False)
 
@@ -165,6 +168,8 @@ def test_lstm_report(flow_tools, tmp_path):
     assert abs(report["energy_model"]["difference"]) < 0.25
     assert abs(report["energy_model"]["logic_difference"]) < 0.25  # the standard cells alone
     assert report["workload"]["cycles_per_step"] == report["workload"]["cycles_model"]
+    goal = report["clock_goal"]  # at depth 0, the deeper depths --target-mhz would try
+    assert goal["depth"] == 0 and goal["deeper"] == [1, 2, 3] and goal["met"] == (report["timing"]["fmax_mhz"] >= 200)
     # skipping the zero weights, measured on the same netlist with every zero set to +1 (the sign of the saving
     # is what the measurement says, not asserted here)
     z = report["zero_skip"]

@@ -147,9 +147,13 @@ def test_schedule_of_the_pipelined_datapath():
     assert handover(deep) == 4
     assert post_offsets(deep) == {"act": 4, "update": 5, "cell": 6, "norm": 7, "h": 12, "stages": 13}
     assert schedule(deep)["cycles_per_step"] == 1 + 4 + 7 * 8 + 8 + 13 == 82
+    # pipeline 3: the trees also registered halfway: one more cycle to the hand-over, the post units as at 2
+    deepest = dataclasses.replace(cfg, pipeline=3)
+    assert handover(deepest) == 5 and post_offsets(deepest) == post_offsets(deep)
+    assert schedule(deepest)["cycles_per_step"] == 1 + 5 + 7 * 8 + 8 + 13 == 83
 
 
-@pytest.mark.parametrize("pipeline", [-1, 3, 1.0, True])
+@pytest.mark.parametrize("pipeline", [-1, 4, 1.0, True])
 def test_pipeline_depth_is_checked(pipeline):
     with pytest.raises((ValueError, TypeError), match="pipeline"):
         LSTMConfig(pipeline=pipeline)
