@@ -72,7 +72,8 @@ class CodeDot(wiring.Component):
     def __init__(self, n, mode, code_bits, x_width, rows=None, split=False):
         if mode not in ("binary", "ternary", "fixed"):
             raise ValueError(f"`mode` must be binary, ternary or fixed, not {mode!r}")
-        self.n, self.mode, self.code_bits, self.x_width, self.rows, self.split = n, mode, code_bits, x_width, rows, split
+        self.n, self.mode, self.code_bits, self.x_width = n, mode, code_bits, x_width
+        self.rows, self.split = rows, split
         term = x_width + 1 if mode != "fixed" else x_width + code_bits
         self.y_width = tree_width(term, n)
         if rows is not None and rows < 1:

@@ -97,7 +97,8 @@ def compare(best):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("sweep_dir", help="the output directory of `bitforge sweep lstm --space examples/lstm_fair_space.yaml`")
+    p.add_argument("sweep_dir",
+                   help="the output directory of `bitforge sweep lstm --space examples/lstm_fair_space.yaml`")
     p.add_argument("--area-budget-mm2", type=float, default=None,
                    help="the largest area (logic + memories) a pick may take (default: none)")
     p.add_argument("--library", default="ihp", choices=("ihp", "sky130"), help="the sweep's library (default ihp)")

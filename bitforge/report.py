@@ -19,7 +19,8 @@ import numpy as np
 from ppa.pages import write_report
 from quant.fsio import ensure_dir
 
-__all__ = ["taxonn_report", "taxonn_design_figures", "taxonn_design_in_worker", "TAXONN_DESIGNS", "CLOCK_GOAL_MHZ", "clock_goal", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
+__all__ = ["taxonn_report", "taxonn_design_figures", "taxonn_design_in_worker", "TAXONN_DESIGNS", "CLOCK_GOAL_MHZ",
+           "clock_goal", "lstm_report", "lstm_mode_figures", "trained_lstm_modes", "LSTM_MODES", "PAPER"]
 
 PAPER = {"taxonn": {"power": 2.1, "area": 1.65},
          "lstm": {"memory": 12.0, "speedup": 10.0}}
@@ -48,7 +49,8 @@ def clock_goal(fig, depth, deeper=()):
     tm = fig["timing"]
     return {"goal_mhz": CLOCK_GOAL_MHZ, "met": tm["fmax_mhz"] >= CLOCK_GOAL_MHZ, "depth": depth,
             "fmax_mhz": tm["fmax_mhz"], "critical_path_ns": tm["critical_path_ns"], "levels": tm["levels"],
-            "startpoint": tm["startpoint"], "endpoint": tm["endpoint"], "deeper": [d for d in deeper if d > (depth or 0)]}
+            "startpoint": tm["startpoint"], "endpoint": tm["endpoint"],
+            "deeper": [d for d in deeper if d > (depth or 0)]}
 
 
 def _say(progress, message):

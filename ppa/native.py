@@ -4,7 +4,8 @@
 standard cell computed in place (`Synthesis.write_sim_netlist(inline_cells=True)`), a wrapper module that
 exposes every net of every module instance on one wide ``bitforge_probe`` output (hierarchical
 references, so the netlist itself is unchanged) and feeds the netlist's inputs from registers the harness
-loads after the host sets them, and a small C++ harness (`_HARNESS`) that Python drives through ctypes. The build is cached by the hash of everything that goes into it.
+loads after the host sets them, and a small C++ harness (`_HARNESS`) that Python drives through ctypes.
+The build is cached by the hash of everything that goes into it.
 
 The harness keeps the zero-delay semantics of `ppa.activity` exactly as `ppa.power.analyze_vcd` applies
 them to a VCD, so the two simulators give the same count for every net (a test checks it):
