@@ -45,12 +45,14 @@ def pick(trials, budget_um2):
     """Per mode, the finished trial with the most steps/s per mm^2 whose area is within ``budget_um2`` (None: any)."""
     best = {}
     for t in trials:
-        mode, r = t["point"]["mode"], t
-        if budget_um2 is not None and r["area_um2"] > budget_um2:
+        mode = t["point"]["mode"]
+        if budget_um2 is not None and t["area_um2"] > budget_um2:
             continue
-        if mode not in best or r["throughput_per_mm2"] > best[mode]["throughput_per_mm2"]:
+        if mode not in best or t["throughput_per_mm2"] > best[mode]["throughput_per_mm2"]:
             best[mode] = t
     missing = [m for m in MODES if m not in best]
+    if missing and budget_um2 is None:
+        raise SystemExit(f"benchmarks/lstm_fair.py: the sweep finished no {', '.join(missing)} trial")
     if missing:
         raise SystemExit(f"benchmarks/lstm_fair.py: no {', '.join(missing)} trial fits the area budget "
                          f"{budget_um2 / 1e6:g} mm^2; raise --area-budget-mm2")
@@ -58,12 +60,12 @@ def pick(trials, budget_um2):
 
 
 def breakdown(trial, liberty):
-    """Area by block (um^2) of a picked trial's netlist (the sweep's synthesis, from the cache) and its energy-model
-    terms (pJ per step)."""
+    """Area by block (um^2) of a picked trial's netlist (the sweep's synthesis, from the cache; its memories as the
+    trial planned them) and its energy-model terms (pJ per step)."""
     from accel.lstm import LSTM
     from models.lstm import LSTMConfig
     from ppa.energy_model import lstm_energy
-    from ppa.estimate import block_label, memory_mode, MEMORIES, time_with_memories
+    from ppa.estimate import block_label, memory_mode, MEMORIES
     from ppa.memories import macros_for
     from rtl.liberty import read_liberty
     from rtl.synth import synthesize
@@ -75,8 +77,7 @@ def breakdown(trial, liberty):
         label = block_label(block)
         area[label] = area.get(label, 0.0) + b["area_um2"]
         flops += b["flops"]
-    _, plans, _ = time_with_memories(synth, macros)
-    area[MEMORIES] = sum(p.area_um2 for p in plans.values())
+    area[MEMORIES] = trial["memory_area_um2"]
     model = lstm_energy(cfg, liberty, flops=flops, macros=macros)
     return area, model["terms"]
 

@@ -33,6 +33,8 @@ def test_each_mode_picks_its_best_throughput_per_mm2_within_the_budget():
 def test_a_budget_no_design_of_a_mode_fits_and_a_missing_sweep_are_one_line_errors(tmp_path):
     with pytest.raises(SystemExit, match=r"no fixed12 trial fits the area budget 2 mm\^2; raise --area-budget-mm2"):
         pick(ROWS, 2.0e6)
+    with pytest.raises(SystemExit, match="the sweep finished no ternary trial"):
+        pick([r for r in ROWS if r["point"]["mode"] != "ternary"], None)
     with pytest.raises(SystemExit, match="no trials.json in .*; run the sweep first: bitforge sweep lstm"):
         load_trials(tmp_path)
     (tmp_path / "trials.json").write_text(json.dumps({"trials": [{"status": "failed", "point": {}}]}))
