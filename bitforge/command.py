@@ -143,23 +143,6 @@ def target_line(fit):
             f"{last['startpoint']} to {last['endpoint']}")
 
 
-def goal_line(goal):
-    """The sentence a report adds for its ``clock_goal`` (`bitforge.report.clock_goal`; '' for None)."""
-    if not goal:
-        return ""
-    at = "" if goal["depth"] is None else f" at pipeline depth {goal['depth']}"
-    if goal["met"]:
-        return f"clock goal {goal['goal_mhz']:g} MHz: met{at} (fmax {goal['fmax_mhz']:.1f} MHz)"
-    line = (f"clock goal {goal['goal_mhz']:g} MHz: not met{at} (fmax {goal['fmax_mhz']:.1f} MHz): the critical path is "
-            f"{goal['critical_path_ns']:.3f} ns, {goal['levels']} cells, from {goal['startpoint']} to "
-            f"{goal['endpoint']}")
-    if goal["deeper"]:
-        return line + (f"; --target-mhz {goal['goal_mhz']:g} tries pipeline depths "
-                       f"{', '.join(map(str, goal['deeper']))} and builds the shallowest that meets it")
-    return line + ("; no deeper pipeline to try" if goal["depth"] is not None
-                   else "; this design has no pipeline option yet")
-
-
 def report_options(p, *, sim=True, clock=True, target=False):
     """The options of every command that synthesizes and measures: library, clock, simulator, output."""
     library_options(p)
@@ -224,6 +207,7 @@ def report_text(report, lines=(), out_dir=None):
     if report.get("clock_target"):
         text.append(f"clock target{target_line(report['clock_target'])}")
     if report.get("clock_goal"):
+        from ppa.pages import goal_line
         text.append(goal_line(report["clock_goal"]))
     text += list(lines)
     if out_dir is not None:

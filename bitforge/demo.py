@@ -191,21 +191,21 @@ def _reports_stage(s, out, lstm_dir, progress, quiet=False):
     lstm_job = dict(clock_mhz=r["clock_mhz"], sim=gate_sim, sequences=r["lstm_sequences"], glitch_window=0)
     taxonn_job = dict(clock_mhz=r["clock_mhz"], sim=gate_sim, steps=r["taxonn_steps"], glitch_window=0)
     tcfg = demo_config(s)
+
+    def submit(pool, kind, which):
+        if kind == "lstm":
+            return pool.submit(lstm_mode_in_worker, lcfg.to_json(), which, nets[which], str(liberty), str(out / "lstm"),
+                               {**lstm_job, "source": sources[which]}, not quiet)
+        return pool.submit(taxonn_design_in_worker, tcfg.to_json(), which, str(liberty), str(out / "taxonn"),
+                           taxonn_job, not quiet)
+
     # one worker task per design, the longest first (measured, cold caches: fixed12 about 7 minutes, the
     # 16-bit TaxoNN baseline 3, ternary and binary 3 each, TaxoNN 1.5), so that neither worker idles at the end
-    tasks = {"fixed12": (lstm_mode_in_worker, "fixed12"), "baseline": (taxonn_design_in_worker, "baseline"),
-             "ternary": (lstm_mode_in_worker, "ternary"), "binary": (lstm_mode_in_worker, "binary"),
-             "taxonn": (taxonn_design_in_worker, "taxonn")}
+    order = [("lstm", "fixed12"), ("taxonn", "baseline"), ("lstm", "ternary"), ("lstm", "binary"),
+             ("taxonn", "taxonn")]
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        running = {}
-        for name, (fn, which) in tasks.items():
-            if fn is lstm_mode_in_worker:
-                running[name] = pool.submit(fn, lcfg.to_json(), which, nets[which], str(liberty), str(out / "lstm"),
-                                            {**lstm_job, "source": sources[which]}, not quiet)
-            else:
-                running[name] = pool.submit(fn, tcfg.to_json(), which, str(liberty), str(out / "taxonn"), taxonn_job,
-                                            not quiet)
-        done = {name: f.result() for name, f in running.items()}
+        running = {which: submit(pool, kind, which) for kind, which in order}
+        done = {which: f.result() for which, f in running.items()}
     t = taxonn_report(tcfg, liberty, out / "taxonn", sweep=False, figures={k: done[k] for k in TAXONN_DESIGNS},
                       progress=None if quiet else progress, **taxonn_job)
     l = lstm_report(lcfg, nets, liberty, out / "lstm", sources=sources, clock_mhz=r["clock_mhz"], sim=gate_sim,

@@ -170,16 +170,22 @@ def taxonn_design_figures(cfg, which, liberty, out_dir, *, clock_mhz=None, requi
     return fig
 
 
-def taxonn_design_in_worker(cfg_json, which, liberty, out, kwargs, say):
-    """`taxonn_design_figures` in a worker process, its progress on stderr prefixed by the design."""
+def _worker_progress(name, say):
+    """A worker process's progress: lines on stderr prefixed by ``name`` (the design it measures); None
+    without ``say``."""
     import sys
-    from models.taxonn import TaxoNNConfig
 
     def progress(message):
-        print(f"[bitforge] {which}: {message}", file=sys.stderr, flush=True)
+        print(f"[bitforge] {name}: {message}", file=sys.stderr, flush=True)
 
+    return progress if say else None
+
+
+def taxonn_design_in_worker(cfg_json, which, liberty, out, kwargs, say):
+    """`taxonn_design_figures` in a worker process, its progress on stderr prefixed by the design."""
+    from models.taxonn import TaxoNNConfig
     return taxonn_design_figures(TaxoNNConfig.from_json(cfg_json), which, liberty, out,
-                                 progress=progress if say else None, **kwargs)
+                                 progress=_worker_progress(which, say), **kwargs)
 
 
 def taxonn_report(cfg, liberty, out_dir, *, clock_mhz=None, require_timing=False, sram_liberty=None, sim="verilator",
@@ -367,14 +373,9 @@ def lstm_mode_figures(cfg, mode, weights, liberty, out_dir, *, clock_mhz=None, r
 
 def lstm_mode_in_worker(cfg_json, mode, weights, liberty, out, kwargs, say):
     """`lstm_mode_figures` in a worker process, its progress on stderr prefixed by the mode."""
-    import sys
     from models.lstm import LSTMConfig
-
-    def progress(message):
-        print(f"[bitforge] {mode}: {message}", file=sys.stderr, flush=True)
-
     return lstm_mode_figures(LSTMConfig.from_json(cfg_json), mode, weights, liberty, out,
-                             progress=progress if say else None, **kwargs)
+                             progress=_worker_progress(mode, say), **kwargs)
 
 
 def _tree_pj(fig):

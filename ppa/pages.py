@@ -207,13 +207,26 @@ def _setup(r):
     return Section("Setup", (Bullets(tuple(items)),))
 
 
+def goal_line(goal):
+    """The sentence a report gives its ``clock_goal`` (`bitforge.report.clock_goal`; '' for None): met or not
+    at its pipeline depth, and where not the path that prevents it and what ``--target-mhz`` would try."""
+    if not goal:
+        return ""
+    at = "" if goal["depth"] is None else f" at pipeline depth {goal['depth']}"
+    if goal["met"]:
+        return f"clock goal {goal['goal_mhz']:g} MHz: met{at} (fmax {goal['fmax_mhz']:.1f} MHz)"
+    line = (f"clock goal {goal['goal_mhz']:g} MHz: not met{at} (fmax {goal['fmax_mhz']:.1f} MHz): the critical path is "
+            f"{goal['critical_path_ns']:.3f} ns, {goal['levels']} cells, from {goal['startpoint']} to "
+            f"{goal['endpoint']}")
+    if goal["deeper"]:
+        return line + (f"; --target-mhz {goal['goal_mhz']:g} tries pipeline depths "
+                       f"{', '.join(map(str, goal['deeper']))} and builds the shallowest that meets it")
+    return line + ("; no deeper pipeline to try" if goal["depth"] is not None
+                   else "; this design has no pipeline option yet")
+
+
 def _timing(tm, goal=None):
-    goal_item = ()
-    if goal:
-        at = "" if goal["depth"] is None else f" at pipeline depth {goal['depth']}"
-        goal_item = (f"clock goal {goal['goal_mhz']:g} MHz: " + (f"met{at}" if goal["met"] else
-                     f"not met{at}, by the critical path below" + (f"; --target-mhz {goal['goal_mhz']:g} tries depths "
-                     f"{', '.join(map(str, goal['deeper']))}" if goal["deeper"] else "")),)
+    goal_item = (goal_line(goal),) if goal else ()
     return Section("Timing", (Bullets(goal_item + (
         f"clock: {tm['clock_used_mhz']:g} MHz ({tm['clock_source']}); fmax {tm['fmax_mhz']:.1f} MHz"
         + ("" if tm["met"] else " (the clock is above fmax: timing NOT met)"),

@@ -306,7 +306,7 @@ def test_generate_lstm_for_a_target_clock(capsys, tmp_path, tools):
 def test_a_report_at_its_defaults_says_whether_it_meets_the_clock_goal(fmax, depth, deeper, says):
     """Without --target-mhz a report states whether its netlist meets `CLOCK_GOAL_MHZ` and, where not, the
     path that prevents it and what --target-mhz would try (a hand-made timing result: no synthesis)."""
-    from bitforge.command import goal_line
+    from ppa.pages import goal_line
     from bitforge.report import CLOCK_GOAL_MHZ, clock_goal
     from ppa.pages import _timing
     from ppa.page import to_markdown, Page
